@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* util.c: paths, files, atomic writes, processes, name validation. */
+#include <criterion/criterion.h>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static char dir[] = "/tmp/dkms-test-util.XXXXXX";
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/dkms-test-util.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	dkms_rm_rf(dir);
+}
+
+TestSuite(util, .init = setup, .fini = teardown);
+
+static char *at(const char *rel)
+{
+	return dkms_path_join(dir, rel);
+}
+
+Test(util, path_join)
+{
+	char *p = dkms_path_join("/a/", "/b");
+
+	cr_assert_str_eq(p, "/a/b");
+	free(p);
+	p = dkms_path_join("/", "x");
+	cr_assert_str_eq(p, "/x");
+	free(p);
+	p = dkms_path_join("a", "");
+	cr_assert_str_eq(p, "a");
+	free(p);
+}
+
+Test(util, mkdir_p_and_rm_rf)
+{
+	char *deep = at("a/b/c/d");
+	char *top = at("a");
+	char *link = at("a/b/link");
+
+	cr_assert_eq(dkms_mkdir_p(deep, 0755), 0);
+	cr_assert(dkms_is_dir(deep));
+	cr_assert_eq(dkms_mkdir_p(deep, 0755), 0, "exists: not an error");
+	cr_assert_eq(symlink("/etc", link), 0);
+	cr_assert_eq(dkms_rm_rf(top), 0);
+	cr_assert(!dkms_exists(top));
+	cr_assert(dkms_is_dir("/etc"), "rm_rf does not follow symlinks");
+	cr_assert_eq(dkms_rm_rf(top), 0, "missing: not an error");
+	free(deep);
+	free(top);
+	free(link);
+}
+
+Test(util, write_atomic_read_back)
+{
+	char *f = at("file");
+	char *buf;
+	size_t len;
+	struct stat st;
+
+	cr_assert_eq(dkms_write_file_atomic(f, "hello\0world", 11, 0600), 0);
+	cr_assert_eq(dkms_read_file(f, &buf, &len), 0);
+	cr_assert_eq(len, 11);
+	cr_assert_eq(memcmp(buf, "hello\0world", 11), 0);
+	cr_assert_eq(stat(f, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	free(buf);
+
+	char **names;
+	size_t n;
+
+	cr_assert_eq(dkms_list_dir(dir, &names, &n), 0);
+	cr_assert_eq(n, 1, "no temp file left behind");
+	dkms_strv_free(names, n);
+	free(f);
+}
+
+Test(util, copy_and_compare)
+{
+	char *a = at("a"), *b = at("b"), *c = at("c");
+
+	cr_assert_eq(dkms_write_file_atomic(a, "same", 4, 0644), 0);
+	cr_assert_eq(dkms_copy_file(a, b, 0644), 0);
+	cr_assert_eq(dkms_files_equal(a, b), 1);
+	cr_assert_eq(dkms_write_file_atomic(c, "diff", 4, 0644), 0);
+	cr_assert_eq(dkms_files_equal(a, c), 0);
+	cr_assert_lt(dkms_files_equal(a, "/nonexistent/x"), 0);
+	free(a);
+	free(b);
+	free(c);
+}
+
+Test(util, copy_tree_keeps_links)
+{
+	char *src = at("src"), *sub = at("src/sub"), *f = at("src/sub/f"), *l = at("src/l"), *dst = at("dst");
+	char *df = at("dst/sub/f"), *dl = at("dst/l");
+	char target[64];
+	ssize_t n;
+
+	cr_assert_eq(dkms_mkdir_p(sub, 0755), 0);
+	cr_assert_eq(dkms_write_file_atomic(f, "x", 1, 0755), 0);
+	cr_assert_eq(symlink("sub/f", l), 0);
+	cr_assert_eq(dkms_copy_tree(src, dst), 0);
+	cr_assert(dkms_is_file(df));
+	cr_assert_eq(access(df, X_OK), 0, "mode kept");
+	n = readlink(dl, target, sizeof(target) - 1);
+	cr_assert_gt(n, 0);
+	target[n] = '\0';
+	cr_assert_str_eq(target, "sub/f");
+	free(src);
+	free(sub);
+	free(f);
+	free(l);
+	free(dst);
+	free(df);
+	free(dl);
+}
+
+Test(util, symlink_atomic_replaces)
+{
+	char *l = at("link");
+	char target[64];
+	ssize_t n;
+
+	cr_assert_eq(dkms_symlink_atomic("one", l), 0);
+	cr_assert_eq(dkms_symlink_atomic("two", l), 0);
+	n = readlink(l, target, sizeof(target) - 1);
+	cr_assert_eq(n, 3);
+	target[n] = '\0';
+	cr_assert_str_eq(target, "two");
+	free(l);
+}
+
+Test(util, names)
+{
+	cr_assert(dkms_valid_name("v4l2loopback"));
+	cr_assert(dkms_valid_name("1.12.0+dfsg"));
+	cr_assert(!dkms_valid_name(""));
+	cr_assert(!dkms_valid_name(".."));
+	cr_assert(!dkms_valid_name("."));
+	cr_assert(!dkms_valid_name("a/b"));
+	cr_assert(!dkms_valid_name("a\nb"));
+	cr_assert(!dkms_valid_name(NULL));
+}
+
+Test(util, relpaths)
+{
+	cr_assert(dkms_valid_relpath(""));
+	cr_assert(dkms_valid_relpath("src/mod/common/"));
+	cr_assert(dkms_valid_relpath("a..b/c"));
+	cr_assert(!dkms_valid_relpath("/abs"));
+	cr_assert(!dkms_valid_relpath("../up"));
+	cr_assert(!dkms_valid_relpath("a/../b"));
+	cr_assert(!dkms_valid_relpath("a/.."));
+	cr_assert(!dkms_valid_relpath("a\tb"));
+}
+
+Test(util, run_exit_status_and_log)
+{
+	char *log = at("log");
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char *buf;
+	const char *env[] = { "DKMS_TEST_VALUE=a b", NULL };
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(dkms_run_shell("echo \"$DKMS_TEST_VALUE\"; pwd; exit 7", dir, env, fd), 7);
+	close(fd);
+	cr_assert_eq(dkms_read_file(log, &buf, NULL), 0);
+	char *want = dkms_asprintf("a b\n%s\n", dir);
+
+	cr_assert_str_eq(buf, want);
+	free(want);
+	free(buf);
+	free(log);
+
+	const char *argv[] = { "dkms-no-such-program", NULL };
+	struct dkms_cmd cmd = { .argv = argv, .log_fd = -1 };
+
+	cr_assert_eq(dkms_run(&cmd), 127);
+}
+
+Test(util, run_reports_signals)
+{
+	cr_assert_eq(dkms_run_shell("kill -TERM $$", NULL, NULL, -1), 128 + 15);
+}
