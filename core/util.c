@@ -475,6 +475,29 @@ bool dkms_valid_relpath(const char *s)
 	return true;
 }
 
+/* A copy into a scratch tree (build dirs): no temp name, no fsync. */
+static int copy_plain(const char *src, const char *dst, mode_t mode)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	int out, r;
+
+	if (in < 0)
+		return -errno;
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (out < 0) {
+		r = -errno;
+		close(in);
+		return r;
+	}
+	r = fill_copy(out, &in);
+	if (!r && fchmod(out, mode) < 0)
+		r = -errno;
+	if (close(out) < 0 && !r)
+		r = -errno;
+	close(in);
+	return r;
+}
+
 static int copy_tree_at(const char *src, const char *dst)
 {
 	struct stat st;
@@ -492,7 +515,7 @@ static int copy_tree_at(const char *src, const char *dst)
 		return symlink(target, dst) < 0 ? -errno : 0;
 	}
 	if (S_ISREG(st.st_mode))
-		return dkms_copy_file(src, dst, st.st_mode & 07777);
+		return copy_plain(src, dst, st.st_mode & 07777);
 	if (!S_ISDIR(st.st_mode))
 		return 0; /* devices, fifos, sockets: not part of a module source */
 	if (mkdir(dst, (st.st_mode & 07777) | 0700) < 0 && errno != EEXIST)
