@@ -1,0 +1,86 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The whole test suite, on Debian 12 as root:
+#   1. installs what the tests need (scripts/deps.sh --tests),
+#   2. builds with -Werror and runs the Criterion unit tests,
+#   3. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit tests,
+#   4. runs the integration scenarios (tests/integration/*.sh) with the sanitized dkms, on temporary
+#      trees against the real Debian kernel headers and real *-dkms module packages.
+# Ends with "N passed, N failed" and a non-zero exit when anything failed.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+scripts/deps.sh --tests || exit 1
+[[ -x configure && configure -nt configure.ac ]] || autoreconf -fi || exit 1
+
+jobs=$(nproc)
+passed=0 failed=0
+failures=()
+
+build() { # dir, extra configure args...
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	(cd "$dir" && { [[ -f Makefile ]] || "$top/configure" -q --enable-werror --disable-shared "$@"; } &&
+		make -s -j"$jobs" && make -s -j"$jobs" check TESTS=) >"$dir/build.log" 2>&1 || {
+		echo "build in $dir failed:"
+		tail -40 "$dir/build.log"
+		exit 1
+	}
+}
+
+unit() { # dir, label
+	local dir=$1 label=$2 t out
+	for t in "$dir"/tests/unit/test-*; do
+		[[ -x $t && $t != *.o ]] || continue
+		out=$("$t" --jobs 1 2>&1)
+		local rc=$?
+		local syn=$(grep -o 'Tested: [0-9]* | Passing: [0-9]* | Failing: [0-9]* | Crashing: [0-9]*' <<<"$out")
+		local ok=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' <<<"$syn")
+		local bad=$(($(sed -n 's/.*Failing: \([0-9]*\).*/\1/p' <<<"$syn") + $(sed -n 's/.*Crashing: \([0-9]*\)/\1/p' <<<"$syn")))
+		passed=$((passed + ${ok:-0}))
+		if ((rc != 0 || bad > 0)) || [[ -z $syn ]]; then
+			failed=$((failed + (bad > 0 ? bad : 1)))
+			failures+=("$label $(basename "$t")")
+			echo "$out" | grep -v '^\[----\]' | tail -30
+		fi
+		echo "[$label] $(basename "$t"): ${syn:-no result (exit $rc)}"
+	done
+}
+
+echo "== build (-Werror)"
+build "$top/build-test"
+echo "== unit tests"
+unit "$top/build-test" unit
+
+echo "== build (ASan + UBSan)"
+san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g -O1"
+build "$top/build-asan" CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"
+export ASAN_OPTIONS=abort_on_error=0:halt_on_error=1:detect_leaks=1:exitcode=99
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=98
+echo "== unit tests under sanitizers"
+unit "$top/build-asan" asan
+
+echo "== integration tests (sanitized dkms)"
+export DKMS="$top/build-asan/dkms"
+for t in tests/integration/[0-9]*.sh; do
+	name=$(basename "$t" .sh)
+	log="$top/build-asan/$name.log"
+	start=$SECONDS
+	if bash "$t" >"$log" 2>&1; then
+		passed=$((passed + 1))
+		echo "[integration] $name: ok ($((SECONDS - start)) s)"
+	else
+		failed=$((failed + 1))
+		failures+=("integration $name")
+		echo "[integration] $name: FAILED ($((SECONDS - start)) s), log $log:"
+		tail -40 "$log"
+	fi
+	grep -h '^check:' "$log" | sed 's/^/    /' | tail -n +1 >/dev/null
+done
+
+echo
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+((failed == 0))
