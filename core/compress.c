@@ -17,7 +17,7 @@
 #include <zstd_errors.h>
 
 #define COMPRESS_ZSTD_LEVEL 19
-#define COMPRESS_XZ_DICT (1u << 20)
+#define COMPRESS_XZ_DICT    (1u << 20)
 
 static int compress_xz(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
 {

@@ -21,20 +21,14 @@ enum {
 	FW_MOK_CERT,
 	FW_PARALLEL_JOBS,
 	FW_VERBOSE,
-	FW_STRICT,
 	FW_COUNT,
 };
 
 static const char *const fw_names[FW_COUNT] = {
-	[FW_DKMS_TREE] = "dkms_tree",
-	[FW_SOURCE_TREE] = "source_tree",
-	[FW_INSTALL_TREE] = "install_tree",
-	[FW_SIGN_FILE] = "sign_file",
-	[FW_MOK_KEY] = "mok_signing_key",
-	[FW_MOK_CERT] = "mok_certificate",
-	[FW_PARALLEL_JOBS] = "parallel_jobs",
-	[FW_VERBOSE] = "verbose",
-	[FW_STRICT] = "strict_failures",
+	[FW_DKMS_TREE] = "dkms_tree",	      [FW_SOURCE_TREE] = "source_tree",
+	[FW_INSTALL_TREE] = "install_tree",   [FW_SIGN_FILE] = "sign_file",
+	[FW_MOK_KEY] = "mok_signing_key",     [FW_MOK_CERT] = "mok_certificate",
+	[FW_PARALLEL_JOBS] = "parallel_jobs", [FW_VERBOSE] = "verbose",
 };
 
 int dkms_err_set(struct dkms_ctx *ctx, int code, const char *fmt, ...)
@@ -156,8 +150,8 @@ static char *distro_dest(void)
 		const char *prefix, *dest;
 	} map[] = {
 		{ "debian", "/updates/dkms" }, { "ubuntu", "/updates/dkms" }, { "arch", "/updates/dkms" },
-		{ "fedora", "/extra" },        { "rhel", "/extra" },          { "ovm", "/extra" },
-		{ "sles", "/updates" },        { "suse", "/updates" },        { "opensuse", "/updates" },
+		{ "fedora", "/extra" },	       { "rhel", "/extra" },	      { "ovm", "/extra" },
+		{ "sles", "/updates" },	       { "suse", "/updates" },	      { "opensuse", "/updates" },
 	};
 	static const char *const keys[] = { "ID", "ID_LIKE" };
 	char *dest = NULL, *buf;
@@ -170,7 +164,8 @@ static char *distro_dest(void)
 	for (size_t k = 0; k < DKMS_ARRAY_SIZE(keys) && !dest; k++) {
 		char *ids = os_release_get(buf, keys[k]), *save = NULL;
 
-		for (char *tok = ids ? strtok_r(ids, " ", &save) : NULL; tok && !dest; tok = strtok_r(NULL, " ", &save))
+		for (char *tok = ids ? strtok_r(ids, " ", &save) : NULL; tok && !dest;
+		     tok = strtok_r(NULL, " ", &save))
 			for (size_t i = 0; i < DKMS_ARRAY_SIZE(map) && !dest; i++)
 				if (!strncmp(tok, map[i].prefix, strlen(map[i].prefix)))
 					dest = dkms_strdup(map[i].dest);
@@ -220,11 +215,10 @@ int dkms_ctx_new(const struct dkms_paths *paths, struct dkms_ctx **out)
 	ctx->mok_key = fw[FW_MOK_KEY] && *fw[FW_MOK_KEY] ? dkms_strdup(fw[FW_MOK_KEY])
 							 : dkms_path_join(ctx->dkms_tree, "mok.key");
 	ctx->mok_cert = fw[FW_MOK_CERT] && *fw[FW_MOK_CERT] ? dkms_strdup(fw[FW_MOK_CERT])
-							   : dkms_path_join(ctx->dkms_tree, "mok.pub");
+							    : dkms_path_join(ctx->dkms_tree, "mok.pub");
 	if (fw[FW_PARALLEL_JOBS])
 		ctx->opts.jobs = atoi(fw[FW_PARALLEL_JOBS]);
 	ctx->opts.verbose = fw[FW_VERBOSE] && *fw[FW_VERBOSE];
-	ctx->opts.strict = fw[FW_STRICT] && *fw[FW_STRICT] && strcmp(fw[FW_STRICT], "no");
 	ctx->dest_override = distro_dest();
 
 	char *noauto = dkms_path_join(ctx->conf_dir, "no-autoinstall");

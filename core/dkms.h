@@ -23,17 +23,17 @@ extern "C" {
  */
 enum dkms_err {
 	DKMS_OK = 0,
-	DKMS_E_FAIL = 1,         /* anything else (I/O error, out of memory) */
-	DKMS_E_EXISTS = 3,       /* already added / built */
-	DKMS_E_USAGE = 4,        /* bad arguments, missing dkms.conf */
-	DKMS_E_KERNEL = 6,       /* missing kernel dir, failed patch, failed depmod */
-	DKMS_E_NOMODULE = 7,     /* the build did not produce a module */
-	DKMS_E_CONF = 8,         /* bad dkms.conf */
-	DKMS_E_MAKE = 10,        /* make failed */
+	DKMS_E_FAIL = 1,	 /* anything else (I/O error, out of memory) */
+	DKMS_E_EXISTS = 3,	 /* already added / built */
+	DKMS_E_USAGE = 4,	 /* bad arguments, missing dkms.conf */
+	DKMS_E_KERNEL = 6,	 /* missing kernel dir, failed patch, failed depmod */
+	DKMS_E_NOMODULE = 7,	 /* the build did not produce a module */
+	DKMS_E_CONF = 8,	 /* bad dkms.conf */
+	DKMS_E_MAKE = 10,	 /* make failed */
 	DKMS_E_AUTOINSTALL = 11, /* autoinstall had failures */
-	DKMS_E_DEPENDS = 13,     /* BUILD_DEPENDS not installed */
-	DKMS_E_HEADERS = 21,     /* kernel headers missing */
-	DKMS_E_EXCLUDED = 77,    /* skipped by BUILD_EXCLUSIVE */
+	DKMS_E_DEPENDS = 13,	 /* BUILD_DEPENDS not installed */
+	DKMS_E_HEADERS = 21,	 /* kernel headers missing */
+	DKMS_E_EXCLUDED = 77,	 /* skipped by BUILD_EXCLUSIVE */
 	DKMS_E_PREINSTALL = 101, /* PRE_INSTALL refused */
 };
 
@@ -45,11 +45,11 @@ enum dkms_err {
 struct dkms_ctx;
 
 struct dkms_paths {
-	const char *dkms_tree;         /* --dkmstree */
+	const char *dkms_tree;	       /* --dkmstree */
 	const char *source_tree;       /* --sourcetree */
 	const char *install_tree;      /* --installtree */
 	const char *kernel_source_dir; /* --kernelsourcedir: one kernel only */
-	const char *conf_dir;          /* /etc/dkms: framework.conf, overrides */
+	const char *conf_dir;	       /* /etc/dkms: framework.conf, overrides */
 	const char *kernel_config;     /* --config: the kernel .config to use */
 };
 
@@ -57,16 +57,15 @@ enum dkms_log_prio { DKMS_LOG_ERR, DKMS_LOG_WARN, DKMS_LOG_INFO, DKMS_LOG_DEBUG 
 typedef void (*dkms_log_fn)(void *data, enum dkms_log_prio prio, const char *msg);
 
 struct dkms_opts {
-	int jobs;                    /* make -j; 0 = number of CPUs */
-	bool force;                  /* --force */
-	bool force_version_override; /* --force-version-override */
-	bool no_depmod;              /* --no-depmod */
-	bool verbose;                /* --verbose: echo build commands */
-	bool strict;                 /* a failed job fails the whole run */
-	const char *conf_file;       /* -c: dkms.conf to use instead of the source's */
+	int jobs;		       /* make -j; 0 = number of CPUs */
+	bool force;		       /* --force */
+	bool force_version_override;   /* --force-version-override */
+	bool no_depmod;		       /* --no-depmod */
+	bool verbose;		       /* --verbose: echo build commands */
+	const char *conf_file;	       /* -c: dkms.conf to use instead of the source's */
 	const char *const *directives; /* --directive NAME=value, in order */
 	size_t n_directives;
-	const char *dest_location;   /* overrides DEST_MODULE_LOCATION; NULL = distro */
+	const char *dest_location; /* overrides DEST_MODULE_LOCATION; NULL = distro */
 };
 
 /* On a non-zero return (framework.conf unreadable) *out is still a usable
@@ -104,20 +103,20 @@ struct dkms_kref {
  */
 enum dkms_action {
 	DKMS_ACTION_BUILD,
-	DKMS_ACTION_INSTALL,   /* builds first when not built */
+	DKMS_ACTION_INSTALL, /* builds first when not built */
 	DKMS_ACTION_UNINSTALL,
-	DKMS_ACTION_UNBUILD,   /* uninstalls first when installed */
-	DKMS_ACTION_REMOVE,    /* unbuild, then forget the version if no kernel is left */
+	DKMS_ACTION_UNBUILD, /* uninstalls first when installed */
+	DKMS_ACTION_REMOVE,  /* unbuild, then forget the version if no kernel is left */
 };
 
 struct dkms_request {
 	enum dkms_action action;
-	const char *module;            /* NULL: every module (autoinstall) */
-	const char *version;           /* NULL with module: newest */
+	const char *module;  /* NULL: every module (autoinstall) */
+	const char *version; /* NULL with module: newest */
 	const struct dkms_kref *kernels;
 	size_t n_kernels;
-	bool all_kernels;              /* --all: every kernel the version is built for */
-	bool autoinstall;              /* only AUTOINSTALL=yes modules, newest version */
+	bool all_kernels; /* --all: every kernel the version is built for */
+	bool autoinstall; /* only AUTOINSTALL=yes modules, newest version */
 };
 
 /* A package-manager event: kernels and module sources that came or went. */
@@ -147,9 +146,9 @@ struct dkms_job_report {
 	const char *module, *version, *kver, *arch;
 	enum dkms_action action;
 	enum dkms_job_result result;
-	int code;              /* enum dkms_err of the job */
-	const char *message;   /* why skipped or failed */
-	const char *log_path;  /* make.log of a failed build, or NULL */
+	int code;	      /* enum dkms_err of the job */
+	const char *message;  /* why skipped or failed */
+	const char *log_path; /* make.log of a failed build, or NULL */
 };
 
 struct dkms_report;
@@ -182,7 +181,8 @@ struct dkms_status_filter {
 	size_t n_kernels;
 };
 
-int dkms_status_list(struct dkms_ctx *ctx, const struct dkms_status_filter *f, struct dkms_status **out, size_t *n);
+int dkms_status_list(struct dkms_ctx *ctx, const struct dkms_status_filter *f, struct dkms_status **out,
+		     size_t *n);
 /* One line, as dkms prints it, without the newline. Returns a malloc'd string. */
 char *dkms_status_format(const struct dkms_status *st);
 void dkms_status_list_free(struct dkms_status *list, size_t n);

@@ -19,25 +19,25 @@
 #include <sys/types.h>
 
 #define DKMS_ATTR_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define DKMS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define DKMS_ARRAY_SIZE(a)     (sizeof(a) / sizeof((a)[0]))
 
 struct dkms_conf_cache;
 struct dkms_kernel;
 
 struct dkms_ctx {
-	char *dkms_tree;         /* /var/lib/dkms */
-	char *source_tree;       /* /usr/src */
-	char *install_tree;      /* /lib/modules */
+	char *dkms_tree;	 /* /var/lib/dkms */
+	char *source_tree;	 /* /usr/src */
+	char *install_tree;	 /* /lib/modules */
 	char *kernel_source_dir; /* --kernelsourcedir, or NULL */
-	char *conf_dir;          /* /etc/dkms */
-	char *kernel_config;     /* --config, or NULL */
-	char *machine_arch;      /* uname -m */
-	char *running_kernel;    /* uname -r */
-	char *dest_override;     /* distro DEST_MODULE_LOCATION, NULL = keep the conf's */
-	char *sign_file;         /* framework.conf sign_file, or NULL: look it up */
-	char *mok_key;           /* <dkms_tree>/mok.key unless framework.conf says */
-	char *mok_cert;          /* <dkms_tree>/mok.pub */
-	bool no_autoinstall;     /* <conf_dir>/no-autoinstall exists */
+	char *conf_dir;		 /* /etc/dkms */
+	char *kernel_config;	 /* --config, or NULL */
+	char *machine_arch;	 /* uname -m */
+	char *running_kernel;	 /* uname -r */
+	char *dest_override;	 /* distro DEST_MODULE_LOCATION, NULL = keep the conf's */
+	char *sign_file;	 /* framework.conf sign_file, or NULL: look it up */
+	char *mok_key;		 /* <dkms_tree>/mok.key unless framework.conf says */
+	char *mok_cert;		 /* <dkms_tree>/mok.pub */
+	bool no_autoinstall;	 /* <conf_dir>/no-autoinstall exists */
 	struct dkms_opts opts;
 	dkms_log_fn log_fn;
 	void *log_data;
@@ -51,26 +51,26 @@ void dkms_log(struct dkms_ctx *ctx, enum dkms_log_prio prio, const char *fmt, ..
 int dkms_jobs(const struct dkms_ctx *ctx); /* opts.jobs or the CPU count */
 
 /* ---- util.c: strings, paths, files, processes (return 0 / -errno) ---- */
-char *dkms_strdup(const char *s);                          /* aborts on ENOMEM */
+char *dkms_strdup(const char *s);				  /* aborts on ENOMEM */
 char *dkms_asprintf(const char *fmt, ...) DKMS_ATTR_PRINTF(1, 2); /* aborts on ENOMEM */
-char *dkms_path_join(const char *a, const char *b);        /* a "/" b, no doubled '/' */
+char *dkms_path_join(const char *a, const char *b);		  /* a "/" b, no doubled '/' */
 void dkms_strv_free(char **v, size_t n);
-int dkms_strv_push(char ***v, size_t *n, const char *s);   /* copies s */
+int dkms_strv_push(char ***v, size_t *n, const char *s); /* copies s */
 bool dkms_is_dir(const char *path);
 bool dkms_is_file(const char *path);
-bool dkms_exists(const char *path);                          /* lstat */
+bool dkms_exists(const char *path); /* lstat */
 int dkms_mkdir_p(const char *path, mode_t mode);
-int dkms_rm_rf(const char *path);                           /* no error if missing */
+int dkms_rm_rf(const char *path);				   /* no error if missing */
 int dkms_copy_file(const char *src, const char *dst, mode_t mode); /* dst via temp + fsync + rename */
 int dkms_copy_tree(const char *src, const char *dst); /* like cp -a, symlinks kept; no fsync: scratch trees */
 int dkms_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
-int dkms_read_file(const char *path, char **buf, size_t *len); /* NUL-terminated */
+int dkms_read_file(const char *path, char **buf, size_t *len);	   /* NUL-terminated */
 int dkms_symlink_atomic(const char *target, const char *linkpath); /* temp link + rename */
 int dkms_fsync_dir(const char *dir);
 int dkms_list_dir(const char *dir, char ***names, size_t *n); /* sorted, no . and .. */
-int dkms_files_equal(const char *a, const char *b);         /* 1 equal, 0 differ, -errno */
-bool dkms_valid_name(const char *s);     /* non-empty, no '/', not "." or "..", no control chars */
-bool dkms_valid_relpath(const char *s);  /* relative, no ".." component, no control chars */
+int dkms_files_equal(const char *a, const char *b);	      /* 1 equal, 0 differ, -errno */
+bool dkms_valid_name(const char *s);	/* non-empty, no '/', not "." or "..", no control chars */
+bool dkms_valid_relpath(const char *s); /* relative, no ".." component, no control chars */
 
 /* Run a command. argv[0] is looked up in PATH. cwd may be NULL. env entries
  * "NAME=value" are added to the environment. stdin is /dev/null; stdout and
@@ -98,20 +98,20 @@ struct dkms_modfile {
 	char *built_location; /* BUILT_MODULE_LOCATION, relative, "" or ending in '/' */
 	char *dest_name;      /* DEST_MODULE_NAME, default built_name */
 	char *dest_location;  /* DEST_MODULE_LOCATION after the distro override, starts with '/' */
-	bool strip;           /* STRIP[i], default STRIP[0], default yes */
+	bool strip;	      /* STRIP[i], default STRIP[0], default yes */
 };
 
 struct dkms_conf {
-	char *path;                 /* the dkms.conf read */
-	char *name;                 /* PACKAGE_NAME */
-	char *version;              /* PACKAGE_VERSION */
+	char *path;    /* the dkms.conf read */
+	char *name;    /* PACKAGE_NAME */
+	char *version; /* PACKAGE_VERSION */
 	struct dkms_modfile *mods;
 	size_t n_mods;
-	char *make;                 /* MAKE chosen for the kernel by MAKE_MATCH, NULL = default */
-	char **patches;             /* PATCH[i] whose PATCH_MATCH[i] matches the kernel */
+	char *make;	/* MAKE chosen for the kernel by MAKE_MATCH, NULL = default */
+	char **patches; /* PATCH[i] whose PATCH_MATCH[i] matches the kernel */
 	size_t n_patches;
 	char *pre_build, *post_build, *pre_install, *post_install, *post_add, *post_remove;
-	char *clean;                /* accepted, not run */
+	char *clean; /* accepted, not run */
 	bool autoinstall;
 	char **build_depends;
 	size_t n_build_depends;
@@ -126,9 +126,9 @@ struct dkms_conf_vars {
 	const char *kernelver;
 	const char *arch;
 	const char *kernel_source_dir;
-	const char *kernel_config;  /* may be NULL */
-	const char *dkms_tree;      /* for a build: the job's own tree (see build.c) */
-	const char *module;         /* may be NULL before the name is known */
+	const char *kernel_config; /* may be NULL */
+	const char *dkms_tree;	   /* for a build: the job's own tree (see build.c) */
+	const char *module;	   /* may be NULL before the name is known */
 	const char *module_version;
 };
 
@@ -159,11 +159,11 @@ enum dkms_compress { DKMS_COMPRESS_NONE, DKMS_COMPRESS_GZ, DKMS_COMPRESS_XZ, DKM
 struct dkms_kernel {
 	char *version;
 	char *arch;
-	char *source_dir;   /* headers: --kernelsourcedir, <install_tree>/<kver>/build, /usr/src/linux-headers-<kver> */
-	char *config_path;  /* <source_dir>/.config, /boot/config-<kver>, or NULL */
-	char *modules_dir;  /* <install_tree>/<kver> */
+	char *source_dir; /* headers: --kernelsourcedir, <install_tree>/<kver>/build, /usr/src/linux-headers-<kver> */
+	char *config_path;	     /* <source_dir>/.config, /boot/config-<kver>, or NULL */
+	char *modules_dir;	     /* <install_tree>/<kver> */
 	enum dkms_compress compress; /* what the kernel's modules use */
-	char *sig_hash;     /* CONFIG_MODULE_SIG_HASH, or NULL: no signing */
+	char *sig_hash;		     /* CONFIG_MODULE_SIG_HASH, or NULL: no signing */
 };
 
 int dkms_kernel_open(struct dkms_ctx *ctx, const char *kver, const char *arch, struct dkms_kernel **out);
@@ -178,7 +178,7 @@ int dkms_kernel_list_installed(struct dkms_ctx *ctx, char ***kvers, size_t *n);
 
 /* ---- compress.c ---- */
 int dkms_compress_file(enum dkms_compress c, const char *src, const char *dst); /* 0 / -errno; dst atomic */
-enum dkms_compress dkms_compress_from_name(const char *filename); /* by suffix */
+enum dkms_compress dkms_compress_from_name(const char *filename);		/* by suffix */
 
 /* ---- sign.c ---- */
 /* Create ctx->mok_key (0600) and ctx->mok_cert (DER) with OpenSSL when missing. */
@@ -190,7 +190,8 @@ int dkms_sign_module(struct dkms_ctx *ctx, const struct dkms_kernel *k, const ch
 /* <dkms_tree>/<m>/<v>/<kver>/<arch> */
 char *dkms_tree_kdir(struct dkms_ctx *ctx, const char *m, const char *v, const char *kver, const char *arch);
 bool dkms_tree_is_added(struct dkms_ctx *ctx, const char *m, const char *v);
-bool dkms_tree_is_built(struct dkms_ctx *ctx, const char *m, const char *v, const char *kver, const char *arch);
+bool dkms_tree_is_built(struct dkms_ctx *ctx, const char *m, const char *v, const char *kver,
+			const char *arch);
 /* Version installed for (m, kver, arch) from the kernel-<kver>-<arch> link, or NULL. */
 char *dkms_tree_installed_version(struct dkms_ctx *ctx, const char *m, const char *kver, const char *arch);
 int dkms_tree_list_modules(struct dkms_ctx *ctx, char ***names, size_t *n);
@@ -203,10 +204,12 @@ int dkms_tree_list_built(struct dkms_ctx *ctx, const char *m, const char *v, cha
 			 size_t *n);
 /* Register source_dir as <m>/<v>/source (a symlink). */
 int dkms_tree_add(struct dkms_ctx *ctx, const char *m, const char *v, const char *source_dir);
-int dkms_tree_set_installed(struct dkms_ctx *ctx, const char *m, const char *v, const char *kver, const char *arch);
+int dkms_tree_set_installed(struct dkms_ctx *ctx, const char *m, const char *v, const char *kver,
+			    const char *arch);
 int dkms_tree_clear_installed(struct dkms_ctx *ctx, const char *m, const char *kver, const char *arch);
 /* Remove <m>/<v>/<kver>/<arch> (and empty parents). */
-int dkms_tree_remove_built(struct dkms_ctx *ctx, const char *m, const char *v, const char *kver, const char *arch);
+int dkms_tree_remove_built(struct dkms_ctx *ctx, const char *m, const char *v, const char *kver,
+			   const char *arch);
 /* Remove <m>/<v> and <m> when empty. */
 int dkms_tree_forget(struct dkms_ctx *ctx, const char *m, const char *v);
 /* Where an installed module file of m/v lives: "<install_tree>/<kver><loc>/<file>", or NULL. */
@@ -223,7 +226,8 @@ void dkms_module_run_script(struct dkms_ctx *ctx, const char *m, const char *v, 
 /* ---- build.c: one (module, version, kernel, arch) build ---- */
 /* Build m/v for k into <m>/<v>/<kver>/<arch>/{module,log}. The tree entry
  * appears only complete. On failure the log stays at *log_path (malloc'd). */
-int dkms_build(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k, char **log_path);
+int dkms_build(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k,
+	       char **log_path);
 /* Run a dkms.conf script (PRE_BUILD, POST_INSTALL...) as dkms does: its first
  * word is a path relative to dir, run in dir when executable (else a warning
  * and 0). Output to log_fd, or to the log when log_fd < 0. Returns the exit

@@ -13,7 +13,7 @@
 
 /* How many directory entries the compression probe may look at. */
 #define KERNEL_PROBE_MAX_ENTRIES 4096
-#define KERNEL_PROBE_MAX_DEPTH 8
+#define KERNEL_PROBE_MAX_DEPTH	 8
 
 const char *dkms_compress_suffix(enum dkms_compress c)
 {
@@ -255,7 +255,8 @@ int dkms_kernel_open(struct dkms_ctx *ctx, const char *kver, const char *arch, s
 	k->version = dkms_strdup(kver);
 	k->arch = dkms_strdup(arch);
 	k->source_dir = kernel_find_source_dir(ctx, kver);
-	k->config_path = kernel_find_config(k->source_dir, kver);
+	k->config_path = ctx->kernel_config ? dkms_strdup(ctx->kernel_config)
+					    : kernel_find_config(k->source_dir, kver);
 	k->modules_dir = dkms_path_join(ctx->install_tree, kver);
 
 	if (k->config_path) {
@@ -285,8 +286,8 @@ int dkms_kernel_open(struct dkms_ctx *ctx, const char *kver, const char *arch, s
 		free(sig);
 		free(cfg);
 	}
-	dkms_log(ctx, DKMS_LOG_DEBUG, "kernel %s/%s: headers %s, config %s, modules %s%s, signing %s",
-		 kver, arch, k->source_dir, k->config_path ? k->config_path : "(none)", k->modules_dir,
+	dkms_log(ctx, DKMS_LOG_DEBUG, "kernel %s/%s: headers %s, config %s, modules %s%s, signing %s", kver,
+		 arch, k->source_dir, k->config_path ? k->config_path : "(none)", k->modules_dir,
 		 dkms_compress_suffix(k->compress), k->sig_hash ? k->sig_hash : "off");
 	*out = k;
 	return 0;

@@ -30,7 +30,7 @@ static int conf_identity(struct dkms_ctx *ctx, const char *conf_path, struct dkm
 }
 
 void dkms_module_run_script(struct dkms_ctx *ctx, const char *m, const char *v, const char *what,
-			      const char *script)
+			    const char *script)
 {
 	char *src, *cmd;
 	int r;
@@ -38,8 +38,9 @@ void dkms_module_run_script(struct dkms_ctx *ctx, const char *m, const char *v, 
 	if (!script || !*script)
 		return;
 	if (!dkms_valid_relpath(script)) {
-		dkms_log(ctx, DKMS_LOG_WARN, "The %s script of %s/%s (%s) is not a path inside the sources; not run",
-			 what, m, v, script);
+		dkms_log(ctx, DKMS_LOG_WARN,
+			 "The %s script of %s/%s (%s) is not a path inside the sources; not run", what, m, v,
+			 script);
 		return;
 	}
 	src = dkms_asprintf("%s/%s/%s/source", ctx->dkms_tree, m, v);
@@ -47,7 +48,8 @@ void dkms_module_run_script(struct dkms_ctx *ctx, const char *m, const char *v, 
 	dkms_log(ctx, DKMS_LOG_INFO, "Running the %s script for %s/%s", what, m, v);
 	r = dkms_run_shell(cmd, src, NULL, 2);
 	if (r)
-		dkms_log(ctx, DKMS_LOG_WARN, "The %s script of %s/%s (%s) exited with %d", what, m, v, script, r);
+		dkms_log(ctx, DKMS_LOG_WARN, "The %s script of %s/%s (%s) exited with %d", what, m, v, script,
+			 r);
 	free(cmd);
 	free(src);
 }
@@ -60,11 +62,13 @@ int dkms_module_add(struct dkms_ctx *ctx, const char *source_dir, char **name, c
 	int r;
 
 	if (!realpath(source_dir, real))
-		return dkms_err_set(ctx, DKMS_E_USAGE, "%s: %s; give a directory holding dkms.conf", source_dir,
-				    strerror(errno));
-	conf_path = ctx->opts.conf_file ? dkms_strdup(ctx->opts.conf_file) : dkms_path_join(real, "dkms.conf");
+		return dkms_err_set(ctx, DKMS_E_USAGE, "%s: %s; give a directory holding dkms.conf",
+				    source_dir, strerror(errno));
+	conf_path =
+		ctx->opts.conf_file ? dkms_strdup(ctx->opts.conf_file) : dkms_path_join(real, "dkms.conf");
 	if (!dkms_is_file(conf_path)) {
-		r = dkms_err_set(ctx, DKMS_E_USAGE, "%s: missing dkms.conf; a module source needs one", conf_path);
+		r = dkms_err_set(ctx, DKMS_E_USAGE, "%s: missing dkms.conf; a module source needs one",
+				 conf_path);
 		goto out;
 	}
 	r = conf_identity(ctx, conf_path, &conf);
@@ -80,12 +84,13 @@ int dkms_module_add(struct dkms_ctx *ctx, const char *source_dir, char **name, c
 	}
 	if (strcmp(real, dest)) {
 		/* the sources live elsewhere: copy them to <source_tree>/<m>-<v> */
-		char *tmp = dkms_asprintf("%s/.%s-%s.dkms-add.%d", ctx->source_tree, conf->name, conf->version,
-					  (int)getpid());
+		char *tmp = dkms_asprintf("%s/.%s-%s.dkms-add.%d", ctx->source_tree, conf->name,
+					  conf->version, (int)getpid());
 
 		if (dkms_exists(dest) && !ctx->opts.force) {
-			r = dkms_err_set(ctx, DKMS_E_EXISTS, "%s already exists and is not %s; use --force to replace it",
-					 dest, real);
+			r = dkms_err_set(ctx, DKMS_E_EXISTS,
+					 "%s already exists and is not %s; use --force to replace it", dest,
+					 real);
 			free(tmp);
 			goto out;
 		}
@@ -100,7 +105,8 @@ int dkms_module_add(struct dkms_ctx *ctx, const char *source_dir, char **name, c
 			e = -errno;
 		if (e) {
 			dkms_rm_rf(tmp);
-			r = dkms_err_set(ctx, DKMS_E_FAIL, "cannot copy %s to %s: %s", real, dest, strerror(-e));
+			r = dkms_err_set(ctx, DKMS_E_FAIL, "cannot copy %s to %s: %s", real, dest,
+					 strerror(-e));
 			free(tmp);
 			goto out;
 		}
@@ -166,8 +172,10 @@ int dkms_module_resolve(struct dkms_ctx *ctx, const char *arg, char **name, char
 		*name = dkms_strdup(arg);
 	}
 	if (!dkms_valid_name(*name) || (*version && !dkms_valid_name(*version))) {
-		r = dkms_err_set(ctx, DKMS_E_USAGE, "invalid module argument '%s': use name/version, a directory "
-				 "holding dkms.conf, or a dkms.conf", arg);
+		r = dkms_err_set(ctx, DKMS_E_USAGE,
+				 "invalid module argument '%s': use name/version, a directory "
+				 "holding dkms.conf, or a dkms.conf",
+				 arg);
 		free(*name);
 		free(*version);
 		*name = *version = NULL;

@@ -174,8 +174,8 @@ static int plan_autoinstall_kernel(struct dkms_ctx *ctx, struct dkms_plan *plan,
 			}
 			if (!ready)
 				continue;
-			c[i].job = dkms_plan_add_job(plan, DKMS_ACTION_INSTALL, c[i].module, c[i].version, kr->version,
-						     arch);
+			c[i].job = dkms_plan_add_job(plan, DKMS_ACTION_INSTALL, c[i].module, c[i].version,
+						     kr->version, arch);
 			for (size_t d = 0; d < c[i].n_depends; d++) {
 				ssize_t di = find_candidate(c, n_c, c[i].depends[d]);
 
@@ -190,10 +190,11 @@ static int plan_autoinstall_kernel(struct dkms_ctx *ctx, struct dkms_plan *plan,
 			for (size_t i = 0; i < n_c; i++) {
 				if (c[i].placed)
 					continue;
-				dkms_log(ctx, DKMS_LOG_WARN, "BUILD_DEPENDS of %s/%s form a cycle for kernel %s",
-					 c[i].module, c[i].version, kr->version);
-				c[i].job = dkms_plan_add_job(plan, DKMS_ACTION_INSTALL, c[i].module, c[i].version,
-							     kr->version, arch);
+				dkms_log(ctx, DKMS_LOG_WARN,
+					 "BUILD_DEPENDS of %s/%s form a cycle for kernel %s", c[i].module,
+					 c[i].version, kr->version);
+				c[i].job = dkms_plan_add_job(plan, DKMS_ACTION_INSTALL, c[i].module,
+							     c[i].version, kr->version, arch);
 				c[i].placed = true;
 				placed++;
 				break;
@@ -283,8 +284,8 @@ int dkms_plan_for_request(struct dkms_ctx *ctx, const struct dkms_request *req, 
 	plan->explicit_build = req->action == DKMS_ACTION_BUILD;
 	if (req->autoinstall && req->action == DKMS_ACTION_INSTALL) {
 		if (ctx->no_autoinstall) {
-			dkms_log(ctx, DKMS_LOG_INFO, "Automatic installation is disabled by %s/no-autoinstall",
-				 ctx->conf_dir);
+			dkms_log(ctx, DKMS_LOG_INFO,
+				 "Automatic installation is disabled by %s/no-autoinstall", ctx->conf_dir);
 		} else {
 			for (size_t i = 0; i < req->n_kernels && !r; i++)
 				r = plan_autoinstall_kernel(ctx, plan, req->module, &req->kernels[i]);
@@ -300,13 +301,15 @@ int dkms_plan_for_request(struct dkms_ctx *ctx, const struct dkms_request *req, 
 			size_t n = 0;
 
 			if (dkms_tree_list_versions(ctx, req->module, &versions, &n) < 0 || n == 0)
-				r = dkms_err_set(ctx, DKMS_E_USAGE,
-						 "module %s is not in the DKMS tree %s; add it first (dkms add)",
-						 req->module, ctx->dkms_tree);
+				r = dkms_err_set(
+					ctx, DKMS_E_USAGE,
+					"module %s is not in the DKMS tree %s; add it first (dkms add)",
+					req->module, ctx->dkms_tree);
 			else if (n > 1)
 				r = dkms_err_set(ctx, DKMS_E_USAGE,
 						 "module %s has several versions in the tree; say which one "
-						 "(-v or %s/<version>)", req->module, req->module);
+						 "(-v or %s/<version>)",
+						 req->module, req->module);
 			else
 				version = dkms_strdup(versions[0]);
 			dkms_strv_free(versions, n);
@@ -379,8 +382,8 @@ void dkms_plan_print(const struct dkms_plan *plan, FILE *out)
 		const struct dkms_job *j = &plan->jobs[i];
 
 		if (j->kver)
-			fprintf(out, "%s %s/%s, %s, %s", dkms_action_name(j->action), j->module, j->version, j->kver,
-				j->arch);
+			fprintf(out, "%s %s/%s, %s, %s", dkms_action_name(j->action), j->module, j->version,
+				j->kver, j->arch);
 		else
 			fprintf(out, "%s %s/%s", dkms_action_name(j->action), j->module, j->version);
 		for (size_t d = 0; d < j->n_deps; d++)

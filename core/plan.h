@@ -8,8 +8,8 @@
 struct dkms_job {
 	enum dkms_action action;
 	char *module, *version;
-	char *kver, *arch;      /* NULL for a REMOVE that only forgets the version */
-	size_t *deps;           /* jobs (indices) that must be done first */
+	char *kver, *arch; /* NULL for a REMOVE that only forgets the version */
+	size_t *deps;	   /* jobs (indices) that must be done first */
 	size_t n_deps;
 	struct dkms_job_report rep;
 	char *message, *log_path; /* owned storage behind rep */
@@ -18,8 +18,8 @@ struct dkms_job {
 struct dkms_plan {
 	struct dkms_job *jobs;
 	size_t n_jobs;
-	bool autoinstall;       /* failures make the run return DKMS_E_AUTOINSTALL */
-	bool explicit_build;    /* `dkms build`: an already built module is skipped with a note */
+	bool autoinstall;    /* failures make the run return DKMS_E_AUTOINSTALL */
+	bool explicit_build; /* `dkms build`: an already built module is skipped with a note */
 };
 
 struct dkms_report {

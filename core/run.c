@@ -75,7 +75,8 @@ static int ensure_added(struct dkms_ctx *ctx, const char *m, const char *v)
 	src = dkms_asprintf("%s/%s-%s", ctx->source_tree, m, v);
 	if (!dkms_is_dir(src)) {
 		r = dkms_err_set(ctx, DKMS_E_USAGE,
-				 "%s/%s is not in the DKMS tree and %s does not exist; install its sources there first",
+				 "%s/%s is not in the DKMS tree and %s does not exist; install its sources "
+				 "there first",
 				 m, v, src);
 	} else {
 		r = dkms_module_add(ctx, src, NULL, NULL);
@@ -96,7 +97,8 @@ static int do_build(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_jo
 		if (plan->explicit_build) {
 			dkms_log(ctx, DKMS_LOG_INFO,
 				 "Module %s/%s already built for kernel %s (%s), skip. You may override by "
-				 "specifying --force.", j->module, j->version, k->version, k->arch);
+				 "specifying --force.",
+				 j->module, j->version, k->version, k->arch);
 			*skipped = true;
 		}
 		return 0;
@@ -120,8 +122,10 @@ static int do_install(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_
 	*changed = false;
 	if (same && dkms_tree_is_built(ctx, j->module, j->version, k->version, k->arch) && !ctx->opts.force) {
 		dkms_log(ctx, DKMS_LOG_INFO,
-			 "Module %s/%s already installed on kernel %s (%s), skip. You may override by specifying "
-			 "--force.", j->module, j->version, k->version, k->arch);
+			 "Module %s/%s already installed on kernel %s (%s), skip. You may override by "
+			 "specifying "
+			 "--force.",
+			 j->module, j->version, k->version, k->arch);
 		return 0;
 	}
 	r = do_build(ctx, plan, j, k, &skipped);
@@ -144,8 +148,9 @@ static int do_uninstall(struct dkms_ctx *ctx, struct dkms_job *j, struct dkms_ke
 	*changed = false;
 	if (!installed) {
 		if (j->action == DKMS_ACTION_UNINSTALL)
-			dkms_log(ctx, DKMS_LOG_INFO, "Module %s/%s is not installed for kernel %s (%s). Skipping...",
-				 j->module, j->version, k->version, k->arch);
+			dkms_log(ctx, DKMS_LOG_INFO,
+				 "Module %s/%s is not installed for kernel %s (%s). Skipping...", j->module,
+				 j->version, k->version, k->arch);
 		return 0;
 	}
 	dkms_log(ctx, DKMS_LOG_INFO, "Uninstalling module %s/%s from kernel %s (%s)", j->module, j->version,
@@ -266,8 +271,9 @@ static int run_job(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_job
 		if (built)
 			r = dkms_tree_remove_built(ctx, j->module, j->version, k->version, k->arch);
 		else
-			dkms_log(ctx, DKMS_LOG_INFO, "Module %s/%s is not built for kernel %s (%s). Skipping...",
-				 j->module, j->version, k->version, k->arch);
+			dkms_log(ctx, DKMS_LOG_INFO,
+				 "Module %s/%s is not built for kernel %s (%s). Skipping...", j->module,
+				 j->version, k->version, k->arch);
 		if (!r && j->action == DKMS_ACTION_REMOVE)
 			r = maybe_forget(ctx, j->module, j->version);
 		break;

@@ -23,9 +23,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#define SIGN_CN "DKMS module signing key"
+#define SIGN_CN	      "DKMS module signing key"
 #define SIGN_RSA_BITS 2048
-#define SIGN_DAYS 36500
+#define SIGN_DAYS     36500
 
 /* The last OpenSSL error as text, for messages. */
 static const char *sign_ossl_error(char *buf, size_t len)
@@ -84,8 +84,8 @@ static X509 *sign_make_cert(EVP_PKEY *pkey)
 	ok = ok && X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
 	     X509_time_adj_ex(X509_getm_notAfter(x), SIGN_DAYS, 0, NULL);
 	name = X509_get_subject_name(x);
-	ok = ok && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)SIGN_CN,
-					      -1, -1, 0);
+	ok = ok &&
+	     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)SIGN_CN, -1, -1, 0);
 	ok = ok && X509_set_issuer_name(x, name) == 1 && X509_set_pubkey(x, pkey) == 1;
 	if (ok) {
 		X509V3_set_ctx_nodb(&v3);
@@ -141,8 +141,8 @@ static int sign_write_pair(struct dkms_ctx *ctx, EVP_PKEY *pkey, X509 *x)
 	if (r < 0) {
 		OPENSSL_free(der);
 		return dkms_err_set(ctx, DKMS_E_FAIL,
-				    "cannot write the signing key %s: %s; check the directory",
-				    ctx->mok_key, strerror(-r));
+				    "cannot write the signing key %s: %s; check the directory", ctx->mok_key,
+				    strerror(-r));
 	}
 	r = sign_mkdir_parent(ctx->mok_cert);
 	if (r == 0)
@@ -151,8 +151,8 @@ static int sign_write_pair(struct dkms_ctx *ctx, EVP_PKEY *pkey, X509 *x)
 	if (r < 0) {
 		unlink(ctx->mok_key);
 		return dkms_err_set(ctx, DKMS_E_FAIL,
-				    "cannot write the certificate %s: %s; check the directory",
-				    ctx->mok_cert, strerror(-r));
+				    "cannot write the certificate %s: %s; check the directory", ctx->mok_cert,
+				    strerror(-r));
 	}
 	return 0;
 }
@@ -171,7 +171,8 @@ int dkms_sign_ensure_mok(struct dkms_ctx *ctx)
 	int r;
 
 	if (!ctx->mok_key || !ctx->mok_cert)
-		return dkms_err_set(ctx, DKMS_E_FAIL, "no signing key or certificate path configured: set "
+		return dkms_err_set(ctx, DKMS_E_FAIL,
+				    "no signing key or certificate path configured: set "
 				    "mok_signing_key and mok_certificate in framework.conf");
 	have_key = sign_key_is_uri(ctx->mok_key) || dkms_exists(ctx->mok_key);
 	have_cert = dkms_exists(ctx->mok_cert);
@@ -180,7 +181,8 @@ int dkms_sign_ensure_mok(struct dkms_ctx *ctx)
 	if (have_key)
 		return dkms_err_set(ctx, DKMS_E_FAIL,
 				    "signing key %s exists but its certificate %s is missing: restore it, "
-				    "or remove the key to make a new pair", ctx->mok_key, ctx->mok_cert);
+				    "or remove the key to make a new pair",
+				    ctx->mok_key, ctx->mok_cert);
 	if (have_cert)
 		return dkms_err_set(ctx, DKMS_E_FAIL,
 				    "certificate %s exists but its signing key %s is missing: restore it, "
@@ -274,8 +276,8 @@ int dkms_sign_module(struct dkms_ctx *ctx, const struct dkms_kernel *k, const ch
 	int fd, st;
 
 	if (!k->sig_hash) {
-		dkms_log(ctx, DKMS_LOG_DEBUG, "kernel %s does not sign modules: %s left unsigned",
-			 k->version, ko);
+		dkms_log(ctx, DKMS_LOG_DEBUG, "kernel %s does not sign modules: %s left unsigned", k->version,
+			 ko);
 		return 0;
 	}
 	tool = sign_find_tool(ctx, k);
@@ -283,7 +285,8 @@ int dkms_sign_module(struct dkms_ctx *ctx, const struct dkms_kernel *k, const ch
 		if (tool)
 			dkms_err_set(ctx, DKMS_E_FAIL,
 				     "sign_file %s is not an executable file: %s stays unsigned; "
-				     "fix sign_file in framework.conf", tool, ko);
+				     "fix sign_file in framework.conf",
+				     tool, ko);
 		else
 			dkms_err_set(ctx, DKMS_E_FAIL,
 				     "no sign-file for kernel %s in %s/scripts nor /usr/lib/linux-kbuild-*: "
@@ -311,8 +314,8 @@ int dkms_sign_module(struct dkms_ctx *ctx, const struct dkms_kernel *k, const ch
 		sign_read_output(fd, out, sizeof(out));
 		if (st < 0)
 			dkms_err_set(ctx, DKMS_E_FAIL,
-				     "cannot run %s to sign %s: %s; the module stays unsigned",
-				     tool, ko, strerror(-st));
+				     "cannot run %s to sign %s: %s; the module stays unsigned", tool, ko,
+				     strerror(-st));
 		else
 			dkms_err_set(ctx, DKMS_E_FAIL,
 				     "%s failed (status %d) signing %s for kernel %s%s%s; "

@@ -105,7 +105,7 @@ int dkms_mkdir_p(const char *path, mode_t mode)
 	char *p = dkms_strdup(path);
 	int r = 0;
 
-	for (char *s = p + 1; ; s++) {
+	for (char *s = p + 1;; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;
 		char c = *s;

@@ -26,7 +26,8 @@ static int verrevcmp(const char *a, size_t alen, const char *b, size_t blen)
 	while (i < alen || j < blen) {
 		int first_diff = 0;
 
-		while ((i < alen && !isdigit((unsigned char)a[i])) || (j < blen && !isdigit((unsigned char)b[j]))) {
+		while ((i < alen && !isdigit((unsigned char)a[i])) ||
+		       (j < blen && !isdigit((unsigned char)b[j]))) {
 			int ac = i < alen ? char_order((unsigned char)a[i]) : 0;
 			int bc = j < blen ? char_order((unsigned char)b[j]) : 0;
 

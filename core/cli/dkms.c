@@ -47,11 +47,11 @@ static const struct {
 
 struct args {
 	enum cmd cmd;
-	const char *module_arg;   /* -m, or a positional module/version, dir or dkms.conf */
-	const char *version;      /* -v */
-	const char **kernels;     /* -k, as given (kver or kver/arch) */
+	const char *module_arg; /* -m, or a positional module/version, dir or dkms.conf */
+	const char *version;	/* -v */
+	const char **kernels;	/* -k, as given (kver or kver/arch) */
 	size_t n_kernels;
-	const char **arches;      /* -a */
+	const char **arches; /* -a */
 	size_t n_arches;
 	const char **directives;
 	size_t n_directives;
@@ -198,9 +198,24 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const char *const with_value[] = {
-		"-m", "--module", "-v", "-k", "--kernelver", "-a", "--arch", "-c", "--templatekernel", "--directive",
-		"--config", "--archive", "--kernelsourcedir", "--dkmstree", "--sourcetree", "--installtree",
-		"--confdir", "-j",
+		"-m",
+		"--module",
+		"-v",
+		"-k",
+		"--kernelver",
+		"-a",
+		"--arch",
+		"-c",
+		"--templatekernel",
+		"--directive",
+		"--config",
+		"--archive",
+		"--kernelsourcedir",
+		"--dkmstree",
+		"--sourcetree",
+		"--installtree",
+		"--confdir",
+		"-j",
 	};
 
 	for (int i = 1; i < argc; i++) {
@@ -211,7 +226,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			for (size_t w = 0; w < sizeof(with_value) / sizeof(*with_value); w++) {
 				size_t len = strlen(with_value[w]);
 
-				if (!strncmp(arg, with_value[w], len) && (arg[len] == '\0' || arg[len] == '=')) {
+				if (!strncmp(arg, with_value[w], len) &&
+				    (arg[len] == '\0' || arg[len] == '=')) {
 					opt = with_value[w];
 					break;
 				}
@@ -239,7 +255,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			else if (!strcmp(opt, "--config"))
 				a->paths.kernel_config = val;
 			else if (!strcmp(opt, "--archive"))
-				return die_usage("%s: tarballs are not supported yet (mktarball/ldtarball)", opt);
+				return die_usage("%s: tarballs are not supported yet (mktarball/ldtarball)",
+						 opt);
 			else if (!strcmp(opt, "--kernelsourcedir"))
 				a->paths.kernel_source_dir = val;
 			else if (!strcmp(opt, "--dkmstree"))
@@ -354,7 +371,8 @@ static int make_kernels(struct args *a, bool default_running, struct dkms_kref *
 	return 0;
 }
 
-static int print_status(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kref *k, size_t nk)
+static int print_status(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kref *k,
+			size_t nk)
 {
 	struct dkms_status_filter f = { .module = m, .version = v, .kernels = k, .n_kernels = nk };
 	struct dkms_status *st;
@@ -387,14 +405,15 @@ static int run_plan(struct dkms_ctx *ctx, struct dkms_plan *plan, bool dry_run)
 	}
 	r = dkms_plan_run(ctx, plan, &rep);
 	if (rep && dkms_report_n_failed(rep) > 1 && !quiet) {
-		fprintf(stderr, "dkms: %zu of %zu jobs failed:\n", dkms_report_n_failed(rep), dkms_report_n_jobs(rep));
+		fprintf(stderr, "dkms: %zu of %zu jobs failed:\n", dkms_report_n_failed(rep),
+			dkms_report_n_jobs(rep));
 		for (size_t i = 0; i < dkms_report_n_jobs(rep); i++) {
 			const struct dkms_job_report *j = dkms_report_job(rep, i);
 
 			if (j->result == DKMS_JOB_FAILED)
-				fprintf(stderr, "  %s/%s, %s, %s: %s%s%s\n", j->module, j->version, j->kver ? j->kver : "-",
-					j->arch ? j->arch : "-", j->log_path ? "see " : "failed",
-					j->log_path ? j->log_path : "", "");
+				fprintf(stderr, "  %s/%s, %s, %s: %s%s%s\n", j->module, j->version,
+					j->kver ? j->kver : "-", j->arch ? j->arch : "-",
+					j->log_path ? "see " : "failed", j->log_path ? j->log_path : "", "");
 		}
 	}
 	dkms_report_free(rep);
@@ -402,8 +421,8 @@ static int run_plan(struct dkms_ctx *ctx, struct dkms_plan *plan, bool dry_run)
 	return r;
 }
 
-static int cmd_module(struct dkms_ctx *ctx, struct args *a, enum dkms_action action, const struct dkms_kref *k,
-		      size_t nk)
+static int cmd_module(struct dkms_ctx *ctx, struct args *a, enum dkms_action action,
+		      const struct dkms_kref *k, size_t nk)
 {
 	struct dkms_request req = { .action = action, .kernels = k, .n_kernels = nk, .all_kernels = a->all };
 	struct dkms_plan *plan;
@@ -432,7 +451,8 @@ static int cmd_module(struct dkms_ctx *ctx, struct args *a, enum dkms_action act
 	req.version = version;
 	if (action != DKMS_ACTION_BUILD && action != DKMS_ACTION_INSTALL && version &&
 	    !dkms_module_is_added(ctx, name, version)) {
-		fprintf(stderr, "Error! The module/version combo: %s-%s is not located in the DKMS tree %s.\n", name,
+		fprintf(stderr,
+			"Error! The module/version combo: %s-%s is not located in the DKMS tree %s.\n", name,
 			version, dkms_ctx_dkms_tree(ctx));
 		r = DKMS_E_EXISTS;
 		goto out;
@@ -452,7 +472,9 @@ out:
 static int cmd_kernels(struct dkms_ctx *ctx, struct args *a, enum dkms_action action, bool autoinstall,
 		       const struct dkms_kref *k, size_t nk)
 {
-	struct dkms_request req = { .action = action, .kernels = k, .n_kernels = nk, .autoinstall = autoinstall };
+	struct dkms_request req = {
+		.action = action, .kernels = k, .n_kernels = nk, .autoinstall = autoinstall
+	};
 	struct dkms_plan *plan;
 	char *name = NULL, *version = NULL;
 	int r;
@@ -507,8 +529,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return DKMS_E_USAGE;
 	}
-	r = make_kernels(&a, a.cmd != CMD_STATUS && a.cmd != CMD_ADD && !a.all, &k, &nk,
-			 &running);
+	r = make_kernels(&a, a.cmd != CMD_STATUS && a.cmd != CMD_ADD && !a.all, &k, &nk, &running);
 	if (r)
 		goto out;
 	r = dkms_ctx_new(&a.paths, &ctx);

@@ -128,7 +128,7 @@ corpus_src() { # package
 	rm -rf "$dir"
 }
 
-# Debian's own dkms 3.0.10, unpacked (not installed), for side-by-side runs.
+# Debian's own dkms 3.0.10, unpacked (not installed), for side-by-side runs; after new_trees.
 debian_dkms() {
 	local deb dir=$CACHE/dkms-3.0.10
 	if [[ ! -x $dir/usr/sbin/dkms ]]; then
@@ -141,7 +141,14 @@ debian_dkms() {
 		rm -rf "$dir"
 		dpkg-deb -x "$deb" "$dir" || fail "dpkg-deb -x $deb"
 	fi
-	echo "$dir/usr/sbin/dkms"
+	# Its /etc/dkms is fixed in the script: give it the scenario's own, so that its framework.conf puts
+	# the signing key in the scenario's tree instead of the machine's /var/lib/dkms.
+	mkdir -p "$T/etc/debian"
+	printf 'mok_signing_key=%s\nmok_certificate=%s\n' "$T/dkms/mok.key" "$T/dkms/mok.pub" \
+		>"$T/etc/debian/framework.conf"
+	sed "s|/etc/dkms|$T/etc/debian|g" "$dir/usr/sbin/dkms" >"$T/debian-dkms"
+	chmod +x "$T/debian-dkms"
+	echo "$T/debian-dkms"
 }
 
 # Run Debian's dkms on the scenario's trees.
