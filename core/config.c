@@ -23,35 +23,82 @@
 
 extern char **environ;
 
-#define BASH "/bin/bash"
-#define OUT_FD 3
+#define BASH	"/bin/bash"
+#define OUT_FD	3
 #define OUT_MAX (64u << 20)
 
 /* ---- the directives taken from dkms.conf ---- */
 enum directive {
-	D_PACKAGE_NAME, D_PACKAGE_VERSION,
-	D_BUILT_MODULE_NAME, D_BUILT_MODULE_LOCATION, D_DEST_MODULE_NAME, D_DEST_MODULE_LOCATION, D_STRIP,
-	D_MAKE, D_MAKE_MATCH, D_PATCH, D_PATCH_MATCH, D_CLEAN,
-	D_PRE_BUILD, D_POST_BUILD, D_PRE_INSTALL, D_POST_INSTALL, D_POST_ADD, D_POST_REMOVE,
-	D_AUTOINSTALL, D_BUILD_DEPENDS, D_BUILD_DEPENDS_REBUILD,
-	D_EXCL_KERNEL, D_EXCL_KERNEL_MIN, D_EXCL_KERNEL_MAX, D_EXCL_ARCH, D_EXCL_CONFIG,
-	D_NO_WEAK_MODULES, D_OBSOLETE_BY,
+	D_PACKAGE_NAME,
+	D_PACKAGE_VERSION,
+	D_BUILT_MODULE_NAME,
+	D_BUILT_MODULE_LOCATION,
+	D_DEST_MODULE_NAME,
+	D_DEST_MODULE_LOCATION,
+	D_STRIP,
+	D_MAKE,
+	D_MAKE_MATCH,
+	D_PATCH,
+	D_PATCH_MATCH,
+	D_CLEAN,
+	D_PRE_BUILD,
+	D_POST_BUILD,
+	D_PRE_INSTALL,
+	D_POST_INSTALL,
+	D_POST_ADD,
+	D_POST_REMOVE,
+	D_AUTOINSTALL,
+	D_BUILD_DEPENDS,
+	D_BUILD_DEPENDS_REBUILD,
+	D_EXCL_KERNEL,
+	D_EXCL_KERNEL_MIN,
+	D_EXCL_KERNEL_MAX,
+	D_EXCL_ARCH,
+	D_EXCL_CONFIG,
+	D_NO_WEAK_MODULES,
+	D_OBSOLETE_BY,
 	D_DEPRECATED, /* the rest: accepted with a warning */
-	D_REMAKE_INITRD = D_DEPRECATED, D_MODULES_CONF, D_MODULES_CONF_OBSOLETES, D_MODULES_CONF_ALIAS_TYPE,
+	D_REMAKE_INITRD = D_DEPRECATED,
+	D_MODULES_CONF,
+	D_MODULES_CONF_OBSOLETES,
+	D_MODULES_CONF_ALIAS_TYPE,
 	D_MODULES_CONF_OBSOLETE_ONLY,
 	D_COUNT
 };
 
 static const char *const directive_names[D_COUNT] = {
-	"PACKAGE_NAME", "PACKAGE_VERSION",
-	"BUILT_MODULE_NAME", "BUILT_MODULE_LOCATION", "DEST_MODULE_NAME", "DEST_MODULE_LOCATION", "STRIP",
-	"MAKE", "MAKE_MATCH", "PATCH", "PATCH_MATCH", "CLEAN",
-	"PRE_BUILD", "POST_BUILD", "PRE_INSTALL", "POST_INSTALL", "POST_ADD", "POST_REMOVE",
-	"AUTOINSTALL", "BUILD_DEPENDS", "BUILD_DEPENDS_REBUILD",
-	"BUILD_EXCLUSIVE_KERNEL", "BUILD_EXCLUSIVE_KERNEL_MIN", "BUILD_EXCLUSIVE_KERNEL_MAX",
-	"BUILD_EXCLUSIVE_ARCH", "BUILD_EXCLUSIVE_CONFIG",
-	"NO_WEAK_MODULES", "OBSOLETE_BY",
-	"REMAKE_INITRD", "MODULES_CONF", "MODULES_CONF_OBSOLETES", "MODULES_CONF_ALIAS_TYPE",
+	"PACKAGE_NAME",
+	"PACKAGE_VERSION",
+	"BUILT_MODULE_NAME",
+	"BUILT_MODULE_LOCATION",
+	"DEST_MODULE_NAME",
+	"DEST_MODULE_LOCATION",
+	"STRIP",
+	"MAKE",
+	"MAKE_MATCH",
+	"PATCH",
+	"PATCH_MATCH",
+	"CLEAN",
+	"PRE_BUILD",
+	"POST_BUILD",
+	"PRE_INSTALL",
+	"POST_INSTALL",
+	"POST_ADD",
+	"POST_REMOVE",
+	"AUTOINSTALL",
+	"BUILD_DEPENDS",
+	"BUILD_DEPENDS_REBUILD",
+	"BUILD_EXCLUSIVE_KERNEL",
+	"BUILD_EXCLUSIVE_KERNEL_MIN",
+	"BUILD_EXCLUSIVE_KERNEL_MAX",
+	"BUILD_EXCLUSIVE_ARCH",
+	"BUILD_EXCLUSIVE_CONFIG",
+	"NO_WEAK_MODULES",
+	"OBSOLETE_BY",
+	"REMAKE_INITRD",
+	"MODULES_CONF",
+	"MODULES_CONF_OBSOLETES",
+	"MODULES_CONF_ALIAS_TYPE",
 	"MODULES_CONF_OBSOLETE_ONLY",
 };
 
@@ -91,32 +138,32 @@ static const char *nonempty(const char *s)
 /* ---- running bash ---- */
 
 /* Source the file named by $__dkms_f when it exists: fd 3 closed, CRLF read as LF. */
-#define SH_SOURCE                                                                \
-	"if [[ -e $__dkms_f ]]; then\n"                                          \
-	"  [[ $__dkms_f == */* ]] || __dkms_f=./$__dkms_f\n"                      \
-	"  builtin printf '%s\\0%s\\0%s\\0' @file 0 \"$__dkms_f\" >&3\n"         \
-	"  __dkms_t=\n"                                                          \
-	"  IFS= builtin read -r -d '' __dkms_t < \"$__dkms_f\"\n"                \
-	"  if [[ $__dkms_t == *$'\\r'* ]]; then\n"                               \
-	"    __dkms_t=${__dkms_t//$'\\r\\n'/$'\\n'}\n"                           \
-	"    builtin eval \"${__dkms_t%$'\\r'}\" 3>&-\n"                         \
-	"  else\n"                                                               \
-	"    builtin source \"$__dkms_f\" 3>&-\n"                                \
-	"  fi\n"                                                                 \
-	"  builtin set +euo pipefail; IFS=$' \\t\\n'\n"                          \
+#define SH_SOURCE                                                                                            \
+	"if [[ -e $__dkms_f ]]; then\n"                                                                      \
+	"  [[ $__dkms_f == */* ]] || __dkms_f=./$__dkms_f\n"                                                 \
+	"  builtin printf '%s\\0%s\\0%s\\0' @file 0 \"$__dkms_f\" >&3\n"                                     \
+	"  __dkms_t=\n"                                                                                      \
+	"  IFS= builtin read -r -d '' __dkms_t < \"$__dkms_f\"\n"                                            \
+	"  if [[ $__dkms_t == *$'\\r'* ]]; then\n"                                                           \
+	"    __dkms_t=${__dkms_t//$'\\r\\n'/$'\\n'}\n"                                                       \
+	"    builtin eval \"${__dkms_t%$'\\r'}\" 3>&-\n"                                                     \
+	"  else\n"                                                                                           \
+	"    builtin source \"$__dkms_f\" 3>&-\n"                                                            \
+	"  fi\n"                                                                                             \
+	"  builtin set +euo pipefail; IFS=$' \\t\\n'\n"                                                      \
 	"fi\n"
 
 /* Every element of every variable listed between these two, then @end. */
 #define SH_EMIT_HEAD "{\nfor __dkms_n in "
-#define SH_EMIT_TAIL                                                                      \
-	"; do\n"                                                                          \
-	"  builtin unset -n __dkms_r\n"                                                   \
-	"  builtin declare -n __dkms_r=$__dkms_n\n"                                       \
-	"  for __dkms_i in \"${!__dkms_r[@]}\"; do\n"                                     \
-	"    builtin printf '%s\\0%s\\0%s\\0' \"$__dkms_n\" \"$__dkms_i\" \"${__dkms_r[$__dkms_i]}\"\n" \
-	"  done\n"                                                                        \
-	"done\n"                                                                          \
-	"builtin printf '%s\\0%s\\0%s\\0' @end 0 ''\n"                                    \
+#define SH_EMIT_TAIL                                                                                         \
+	"; do\n"                                                                                             \
+	"  builtin unset -n __dkms_r\n"                                                                      \
+	"  builtin declare -n __dkms_r=$__dkms_n\n"                                                          \
+	"  for __dkms_i in \"${!__dkms_r[@]}\"; do\n"                                                        \
+	"    builtin printf '%s\\0%s\\0%s\\0' \"$__dkms_n\" \"$__dkms_i\" \"${__dkms_r[$__dkms_i]}\"\n"      \
+	"  done\n"                                                                                           \
+	"done\n"                                                                                             \
+	"builtin printf '%s\\0%s\\0%s\\0' @end 0 ''\n"                                                       \
 	"} >&3\n"
 
 /*
@@ -124,40 +171,38 @@ static const char *nonempty(const char *s)
  * $6 kernel_config, $7 dkms_tree, $8 source_tree, $9 install_tree, $10 module,
  * $11 module_version, $12 number of directives, then NAME VALUE pairs.
  */
-#define SH_CONF_HEAD                                                                     \
-	"__dkms_a=(\"$@\"); builtin set --\n"                                            \
-	"kernelver=${__dkms_a[2]} arch=${__dkms_a[3]} kernel_source_dir=${__dkms_a[4]}\n" \
-	"kernel_config=${__dkms_a[5]} dkms_tree=${__dkms_a[6]} source_tree=${__dkms_a[7]}\n" \
-	"install_tree=${__dkms_a[8]}\n"                                                  \
-	"builtin unset module module_version\n"                                          \
-	"[[ ${__dkms_a[9]} ]] && module=${__dkms_a[9]}\n"                                \
-	"[[ ${__dkms_a[10]} ]] && module_version=${__dkms_a[10]}\n"                      \
-	"__dkms_f=${__dkms_a[0]}\n" SH_SOURCE                                            \
-	"__dkms_m=${PACKAGE_NAME:-${__dkms_a[9]}} __dkms_v=${PACKAGE_VERSION:-${__dkms_a[10]}}\n" \
-	"__dkms_k=${__dkms_a[2]} __dkms_ar=${__dkms_a[3]} __dkms_o=()\n"                 \
-	"if [[ $__dkms_m && $__dkms_m != */* ]]; then\n"                                 \
-	"  __dkms_o+=(\"$__dkms_m\")\n"                                                  \
-	"  [[ $__dkms_v && $__dkms_v != */* ]] && __dkms_o+=(\"$__dkms_m-$__dkms_v\")\n" \
-	"  if [[ $__dkms_k && $__dkms_k != */* && $__dkms_ar != */* ]]; then\n"          \
-	"    [[ $__dkms_v && $__dkms_v != */* ]] &&\n"                                   \
+#define SH_CONF_HEAD                                                                                         \
+	"__dkms_a=(\"$@\"); builtin set --\n"                                                                \
+	"kernelver=${__dkms_a[2]} arch=${__dkms_a[3]} kernel_source_dir=${__dkms_a[4]}\n"                    \
+	"kernel_config=${__dkms_a[5]} dkms_tree=${__dkms_a[6]} source_tree=${__dkms_a[7]}\n"                 \
+	"install_tree=${__dkms_a[8]}\n"                                                                      \
+	"builtin unset module module_version\n"                                                              \
+	"[[ ${__dkms_a[9]} ]] && module=${__dkms_a[9]}\n"                                                    \
+	"[[ ${__dkms_a[10]} ]] && module_version=${__dkms_a[10]}\n"                                          \
+	"__dkms_f=${__dkms_a[0]}\n" SH_SOURCE                                                                \
+	"__dkms_m=${PACKAGE_NAME:-${__dkms_a[9]}} __dkms_v=${PACKAGE_VERSION:-${__dkms_a[10]}}\n"            \
+	"__dkms_k=${__dkms_a[2]} __dkms_ar=${__dkms_a[3]} __dkms_o=()\n"                                     \
+	"if [[ $__dkms_m && $__dkms_m != */* ]]; then\n"                                                     \
+	"  __dkms_o+=(\"$__dkms_m\")\n"                                                                      \
+	"  [[ $__dkms_v && $__dkms_v != */* ]] && __dkms_o+=(\"$__dkms_m-$__dkms_v\")\n"                     \
+	"  if [[ $__dkms_k && $__dkms_k != */* && $__dkms_ar != */* ]]; then\n"                              \
+	"    [[ $__dkms_v && $__dkms_v != */* ]] &&\n"                                                       \
 	"      __dkms_o+=(\"$__dkms_m-$__dkms_v-$__dkms_k\" \"$__dkms_m-$__dkms_v-$__dkms_k-$__dkms_ar\")\n" \
-	"    __dkms_o+=(\"$__dkms_m--$__dkms_k\" \"$__dkms_m--$__dkms_k-$__dkms_ar\")\n" \
-	"  fi\n"                                                                         \
-	"fi\n"                                                                           \
-	"for __dkms_f in \"${__dkms_o[@]}\"; do\n"                                       \
-	"__dkms_f=${__dkms_a[1]}/$__dkms_f.conf\n" SH_SOURCE                            \
-	"done\n"                                                                         \
-	"__dkms_i=12\n"                                                                  \
-	"for ((__dkms_j = 0; __dkms_j < __dkms_a[11]; __dkms_j++)); do\n"                \
-	"  builtin printf -v \"${__dkms_a[__dkms_i]}\" '%s' \"${__dkms_a[__dkms_i + 1]}\"\n" \
-	"  ((__dkms_i += 2))\n"                                                          \
+	"    __dkms_o+=(\"$__dkms_m--$__dkms_k\" \"$__dkms_m--$__dkms_k-$__dkms_ar\")\n"                     \
+	"  fi\n"                                                                                             \
+	"fi\n"                                                                                               \
+	"for __dkms_f in \"${__dkms_o[@]}\"; do\n"                                                           \
+	"__dkms_f=${__dkms_a[1]}/$__dkms_f.conf\n" SH_SOURCE "done\n"                                        \
+	"__dkms_i=12\n"                                                                                      \
+	"for ((__dkms_j = 0; __dkms_j < __dkms_a[11]; __dkms_j++)); do\n"                                    \
+	"  builtin printf -v \"${__dkms_a[__dkms_i]}\" '%s' \"${__dkms_a[__dkms_i + 1]}\"\n"                 \
+	"  ((__dkms_i += 2))\n"                                                                              \
 	"done\n"
 
 /* framework.conf and friends: the files are the arguments. */
-#define SH_VARS_HEAD                                          \
-	"__dkms_a=(\"$@\"); builtin set --\n"                 \
-	"for __dkms_f in \"${__dkms_a[@]}\"; do\n" SH_SOURCE  \
-	"done\n"
+#define SH_VARS_HEAD                                                                                         \
+	"__dkms_a=(\"$@\"); builtin set --\n"                                                                \
+	"for __dkms_f in \"${__dkms_a[@]}\"; do\n" SH_SOURCE "done\n"
 
 /* head "unset NAMES\n" SH_EMIT_HEAD NAMES SH_EMIT_TAIL, as one script. */
 static char *script_build(const char *head, const char *const *names, size_t n)
@@ -186,14 +231,14 @@ struct bash_result {
 	struct var_values *vals; /* one per name */
 	char *last_file;
 	bool ended;
-	int status;              /* wait status */
+	int status; /* wait status */
 };
 
 static bool env_keep(const char *e)
 {
 	static const char *const drop[] = {
-		"BASH_ENV=", "ENV=", "SHELLOPTS=", "BASHOPTS=", "CDPATH=", "GLOBIGNORE=", "POSIXLY_CORRECT=",
-		"BASH_FUNC_",
+		"BASH_ENV=", "ENV=",	    "SHELLOPTS=",	"BASHOPTS=",
+		"CDPATH=",   "GLOBIGNORE=", "POSIXLY_CORRECT=", "BASH_FUNC_",
 	};
 
 	for (size_t i = 0; i < DKMS_ARRAY_SIZE(drop); i++)
@@ -203,7 +248,8 @@ static bool env_keep(const char *e)
 }
 
 /* Start bash -c script with args, output channel on fd 3. Returns the pid or -errno. */
-static pid_t bash_spawn(const char *script, const char *const *args, size_t n_args, const char *cwd, int out_fd)
+static pid_t bash_spawn(const char *script, const char *const *args, size_t n_args, const char *cwd,
+			int out_fd)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -419,7 +465,8 @@ int dkms_bash_read_vars(struct dkms_ctx *ctx, const char *const *files, size_t n
 	for (size_t i = 0; i < n_names; i++) {
 		values[i] = NULL;
 		if (!valid_identifier(names[i], strlen(names[i])))
-			return dkms_err_set(ctx, DKMS_E_FAIL, "cannot read variable '%s': not a bash name", names[i]);
+			return dkms_err_set(ctx, DKMS_E_FAIL, "cannot read variable '%s': not a bash name",
+					    names[i]);
 	}
 	script = script_build(SH_VARS_HEAD, names, n_names);
 	r = bash_eval(script, files, n_files, NULL, names, n_names, &res);
@@ -430,8 +477,12 @@ int dkms_bash_read_vars(struct dkms_ctx *ctx, const char *const *files, size_t n
 	if (!res.ended) {
 		char *st = status_text(res.status);
 
-		r = dkms_err_set(ctx, DKMS_E_CONF, "%s: bash stopped while reading it (%s); fix or remove the file",
-				 res.last_file ? res.last_file : n_files ? files[0] : "(nothing)", st);
+		r = dkms_err_set(ctx, DKMS_E_CONF,
+				 "%s: bash stopped while reading it (%s); fix or remove the file",
+				 res.last_file ? res.last_file
+				 : n_files     ? files[0]
+					       : "(nothing)",
+				 st);
 		free(st);
 		bash_result_free(&res, n_names);
 		return r;
@@ -532,10 +583,14 @@ static bool strip_value(const struct var_values *v, unsigned long idx)
 static int conf_set_mods(struct dkms_ctx *ctx, struct dkms_conf *c, const struct var_values *vals)
 {
 	static const enum directive per_mod[] = {
-		D_BUILT_MODULE_LOCATION, D_DEST_MODULE_NAME, D_DEST_MODULE_LOCATION, D_STRIP,
+		D_BUILT_MODULE_LOCATION,
+		D_DEST_MODULE_NAME,
+		D_DEST_MODULE_LOCATION,
+		D_STRIP,
 	};
 	const struct var_values *names = &vals[D_BUILT_MODULE_NAME];
-	const char *override = nonempty(ctx->opts.dest_location) ? ctx->opts.dest_location : ctx->dest_override;
+	const char *override =
+		nonempty(ctx->opts.dest_location) ? ctx->opts.dest_location : ctx->dest_override;
 	size_t n = names->n ? names->n : 1;
 
 	for (size_t d = 0; d < DKMS_ARRAY_SIZE(per_mod); d++) {
@@ -544,11 +599,18 @@ static int conf_set_mods(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 		for (size_t j = 0; j < v->n; j++) {
 			unsigned long i = v->e[j].idx;
 
-			if (names->n ? !val_at(names, i) : i != 0)
-				return conf_err(ctx, c->path,
-						"%s[%lu] is set but BUILT_MODULE_NAME[%lu] is not; give each module "
-						"its BUILT_MODULE_NAME with the same index",
-						directive_names[per_mod[d]], i, i);
+			if (names->n ? val_at(names, i) != NULL : i == 0)
+				continue;
+			if (per_mod[d] != D_STRIP)
+				return conf_err(
+					ctx, c->path,
+					"%s[%lu] is set but BUILT_MODULE_NAME[%lu] is not; give each module "
+					"its BUILT_MODULE_NAME with the same index",
+					directive_names[per_mod[d]], i, i);
+			/* dkms does not count STRIP[] as modules: ignored, like there */
+			dkms_log(ctx, DKMS_LOG_WARN,
+				 "%s: STRIP[%lu] is set but BUILT_MODULE_NAME[%lu] is not; ignored", c->path,
+				 i, i);
 		}
 	}
 	c->mods = calloc(n, sizeof(*c->mods));
@@ -564,33 +626,43 @@ static int conf_set_mods(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 		const char *bl = nonempty(val_at(&vals[D_BUILT_MODULE_LOCATION], i));
 
 		if (!bn && n > 1)
-			return conf_err(ctx, c->path, "BUILT_MODULE_NAME[%lu] is empty; name the module it builds", i);
+			return conf_err(ctx, c->path,
+					"BUILT_MODULE_NAME[%lu] is empty; name the module it builds", i);
 		if (!bn)
 			bn = c->name;
 		if (!valid_word(bn) || has_suffix(bn, ".ko") || has_suffix(bn, ".o"))
-			return conf_err(ctx, c->path,
-					"BUILT_MODULE_NAME[%lu]=\"%s\" is not a module name (no '/', '..', blanks, "
-					"or .ko/.o suffix)", i, bn);
+			return conf_err(
+				ctx, c->path,
+				"BUILT_MODULE_NAME[%lu]=\"%s\" is not a module name (no '/', '..', blanks, "
+				"or .ko/.o suffix)",
+				i, bn);
 		mf->built_name = dkms_strdup(bn);
 		mf->built_location = built_location_norm(bl);
 		if (!mf->built_location)
-			return conf_err(ctx, c->path,
-					"BUILT_MODULE_LOCATION[%lu]=\"%s\" must be a relative path inside the build "
-					"directory, without '..'", i, bl);
+			return conf_err(
+				ctx, c->path,
+				"BUILT_MODULE_LOCATION[%lu]=\"%s\" must be a relative path inside the build "
+				"directory, without '..'",
+				i, bl);
 		if (!dn)
 			dn = mf->built_name;
 		if (!valid_word(dn) || has_suffix(dn, ".ko") || has_suffix(dn, ".o"))
-			return conf_err(ctx, c->path,
-					"DEST_MODULE_NAME[%lu]=\"%s\" is not a module name (no '/', '..', blanks, "
-					"or .ko/.o suffix)", i, dn);
+			return conf_err(
+				ctx, c->path,
+				"DEST_MODULE_NAME[%lu]=\"%s\" is not a module name (no '/', '..', blanks, "
+				"or .ko/.o suffix)",
+				i, dn);
 		mf->dest_name = dkms_strdup(dn);
 		if (dl && !dest_location_ok(dl))
 			return conf_err(ctx, c->path,
-					"DEST_MODULE_LOCATION[%lu]=\"%s\" must begin with /kernel, /updates or /extra "
-					"and have no '..'", i, dl);
+					"DEST_MODULE_LOCATION[%lu]=\"%s\" must begin with /kernel, /updates "
+					"or /extra "
+					"and have no '..'",
+					i, dl);
 		if (!dl && !override)
 			return conf_err(ctx, c->path,
-					"DEST_MODULE_LOCATION[%lu] is not set; add DEST_MODULE_LOCATION[%lu]=\"/updates\"",
+					"DEST_MODULE_LOCATION[%lu] is not set; add "
+					"DEST_MODULE_LOCATION[%lu]=\"/updates\"",
 					i, i);
 		mf->dest_location = dest_location_norm(override ? override : dl);
 		mf->strip = strip_value(&vals[D_STRIP], i);
@@ -598,8 +670,10 @@ static int conf_set_mods(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 	for (size_t j = 0; j < n; j++) {
 		for (size_t k = 0; k < j; k++) {
 			if (!strcmp(c->mods[j].dest_name, c->mods[k].dest_name))
-				return conf_err(ctx, c->path, "DEST_MODULE_NAME \"%s\" is used by two modules; "
-						"give each an own DEST_MODULE_NAME", c->mods[j].dest_name);
+				return conf_err(ctx, c->path,
+						"DEST_MODULE_NAME \"%s\" is used by two modules; "
+						"give each an own DEST_MODULE_NAME",
+						c->mods[j].dest_name);
 			if (!strcmp(c->mods[j].built_name, c->mods[k].built_name) &&
 			    !strcmp(c->mods[j].built_location, c->mods[k].built_location))
 				return conf_err(ctx, c->path, "BUILT_MODULE_NAME \"%s%s\" is listed twice",
@@ -626,7 +700,8 @@ static int conf_set_make(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 			continue;
 		m = dkms_regex_match(re, kver);
 		if (m < 0)
-			return conf_err(ctx, c->path, "MAKE_MATCH[%lu]=\"%s\" is not a valid regular expression",
+			return conf_err(ctx, c->path,
+					"MAKE_MATCH[%lu]=\"%s\" is not a valid regular expression",
 					make->e[j].idx, re);
 		if (m)
 			chosen = make->e[j].val;
@@ -641,18 +716,22 @@ static int conf_set_patches(struct dkms_ctx *ctx, struct dkms_conf *c, const str
 	const struct var_values *patch = &vals[D_PATCH];
 
 	for (size_t j = 0; j < patch->n; j++) {
-		const char *p = patch->e[j].val, *re = nonempty(val_at(&vals[D_PATCH_MATCH], patch->e[j].idx));
+		const char *p = patch->e[j].val,
+			   *re = nonempty(val_at(&vals[D_PATCH_MATCH], patch->e[j].idx));
 		int m = 1;
 
 		if (!*p)
 			continue;
 		if (!dkms_valid_name(p) || strstr(p, ".."))
-			return conf_err(ctx, c->path, "PATCH[%lu]=\"%s\" must name a file in the patches/ directory "
-					"(no '/' or '..')", patch->e[j].idx, p);
+			return conf_err(ctx, c->path,
+					"PATCH[%lu]=\"%s\" must name a file in the patches/ directory "
+					"(no '/' or '..')",
+					patch->e[j].idx, p);
 		if (re)
 			m = dkms_regex_match(re, kver);
 		if (m < 0)
-			return conf_err(ctx, c->path, "PATCH_MATCH[%lu]=\"%s\" is not a valid regular expression",
+			return conf_err(ctx, c->path,
+					"PATCH_MATCH[%lu]=\"%s\" is not a valid regular expression",
 					patch->e[j].idx, re);
 		if (m)
 			dkms_strv_push(&c->patches, &c->n_patches, p);
@@ -668,8 +747,10 @@ static int conf_set_depends(struct dkms_ctx *ctx, struct dkms_conf *c, const str
 
 		for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
 			if (!valid_word(t)) {
-				int r = conf_err(ctx, c->path, "BUILD_DEPENDS[%lu] names \"%s\", which is not a "
-						 "module name", v->e[j].idx, t);
+				int r = conf_err(ctx, c->path,
+						 "BUILD_DEPENDS[%lu] names \"%s\", which is not a "
+						 "module name",
+						 v->e[j].idx, t);
 
 				free(copy);
 				return r;
@@ -706,12 +787,14 @@ static int conf_from_values(struct dkms_ctx *ctx, struct dkms_conf *c, const str
 	if (!c->name)
 		return conf_err(ctx, c->path, "PACKAGE_NAME is not set; add PACKAGE_NAME=\"<module name>\"");
 	if (!c->version)
-		return conf_err(ctx, c->path, "PACKAGE_VERSION is not set; add PACKAGE_VERSION=\"<version>\"");
+		return conf_err(ctx, c->path,
+				"PACKAGE_VERSION is not set; add PACKAGE_VERSION=\"<version>\"");
 	if (!valid_word(c->name))
-		return conf_err(ctx, c->path, "PACKAGE_NAME=\"%s\" is not a valid name (no '/', '..', blanks)",
-				c->name);
+		return conf_err(ctx, c->path,
+				"PACKAGE_NAME=\"%s\" is not a valid name (no '/', '..', blanks)", c->name);
 	if (!valid_word(c->version))
-		return conf_err(ctx, c->path, "PACKAGE_VERSION=\"%s\" is not a valid version (no '/', '..', blanks)",
+		return conf_err(ctx, c->path,
+				"PACKAGE_VERSION=\"%s\" is not a valid version (no '/', '..', blanks)",
 				c->version);
 	r = conf_set_mods(ctx, c, vals);
 	if (!r)
@@ -743,7 +826,8 @@ static int conf_from_values(struct dkms_ctx *ctx, struct dkms_conf *c, const str
 	conf_check_bool(ctx, c, vals, D_NO_WEAK_MODULES);
 	for (int d = D_DEPRECATED; d < D_COUNT; d++)
 		if (vals[d].n)
-			dkms_log(ctx, DKMS_LOG_WARN, "%s: %s is deprecated and ignored", c->path, directive_names[d]);
+			dkms_log(ctx, DKMS_LOG_WARN, "%s: %s is deprecated and ignored", c->path,
+				 directive_names[d]);
 	return 0;
 }
 
@@ -789,7 +873,8 @@ static char *dir_of(const char *path)
 
 /* The positional parameters of SH_CONF_HEAD; pointers into vars, ctx and directives. */
 static const char **conf_args(struct dkms_ctx *ctx, const char *path, const struct dkms_conf_vars *vars,
-			      const char *ksrc, const char *kconfig, char *n_dir, char **dir_names, size_t *n_args)
+			      const char *ksrc, const char *kconfig, char *n_dir, char **dir_names,
+			      size_t *n_args)
 {
 	const struct dkms_opts *o = &ctx->opts;
 	const char **a = calloc(12 + 2 * o->n_directives + 1, sizeof(*a));
@@ -832,7 +917,8 @@ static int directives_split(struct dkms_ctx *ctx, char ***names)
 
 		if (!eq || !directive_name_ok(d, (size_t)(eq - d)))
 			return dkms_err_set(ctx, DKMS_E_USAGE,
-					    "--directive '%s': expected NAME=value or NAME[index]=value", d ? d : "");
+					    "--directive '%s': expected NAME=value or NAME[index]=value",
+					    d ? d : "");
 		(*names)[i] = dkms_asprintf("%.*s", (int)(eq - d), d);
 		dkms_log(ctx, DKMS_LOG_DEBUG, "DIRECTIVE: %s", d);
 	}
@@ -843,10 +929,12 @@ static int conf_evaluate(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 			 struct bash_result *res)
 {
 	const char *kver = vars->kernelver ? vars->kernelver : "";
-	char *ksrc = vars->kernel_source_dir ? dkms_strdup(vars->kernel_source_dir)
-					     : dkms_asprintf("%s/%s/build", ctx->install_tree ? ctx->install_tree
-											      : "/lib/modules", kver);
-	char *kconfig = vars->kernel_config ? dkms_strdup(vars->kernel_config) : dkms_path_join(ksrc, ".config");
+	char *ksrc = vars->kernel_source_dir
+			     ? dkms_strdup(vars->kernel_source_dir)
+			     : dkms_asprintf("%s/%s/build",
+					     ctx->install_tree ? ctx->install_tree : "/lib/modules", kver);
+	char *kconfig =
+		vars->kernel_config ? dkms_strdup(vars->kernel_config) : dkms_path_join(ksrc, ".config");
 	char *n_dir = dkms_asprintf("%zu", ctx->opts.n_directives);
 	char **dir_names = NULL, *script = NULL, *cwd = dir_of(c->path);
 	const char **args = NULL;
@@ -865,8 +953,10 @@ static int conf_evaluate(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 	if (!r && !res->ended) {
 		char *st = status_text(res->status);
 
-		r = conf_err(ctx, res->last_file ? res->last_file : c->path,
-			     "bash stopped while reading it (%s), so no directive could be read; fix the file", st);
+		r = conf_err(
+			ctx, res->last_file ? res->last_file : c->path,
+			"bash stopped while reading it (%s), so no directive could be read; fix the file",
+			st);
 		free(st);
 	}
 	dkms_strv_free(dir_names, ctx->opts.n_directives);
@@ -891,16 +981,22 @@ int dkms_conf_load(struct dkms_ctx *ctx, const char *path, const struct dkms_con
 	if (!path)
 		return dkms_err_set(ctx, DKMS_E_USAGE, "no dkms.conf given");
 	if (stat(path, &st) < 0 || access(path, R_OK) < 0)
-		return dkms_err_set(ctx, DKMS_E_USAGE, "%s: cannot read dkms.conf (%s); check the module's source "
-				    "directory or the -c option", path, strerror(errno));
+		return dkms_err_set(ctx, DKMS_E_USAGE,
+				    "%s: cannot read dkms.conf (%s); check the module's source "
+				    "directory or the -c option",
+				    path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return dkms_err_set(ctx, DKMS_E_USAGE, "%s: not a regular file; give the path of a dkms.conf", path);
+		return dkms_err_set(ctx, DKMS_E_USAGE, "%s: not a regular file; give the path of a dkms.conf",
+				    path);
 	if (st.st_size == 0)
-		return conf_err(ctx, path, "the file is empty; it needs at least PACKAGE_NAME and PACKAGE_VERSION");
+		return conf_err(ctx, path,
+				"the file is empty; it needs at least PACKAGE_NAME and PACKAGE_VERSION");
 	if (nonempty(ctx->opts.dest_location) &&
 	    (ctx->opts.dest_location[0] != '/' || !dkms_valid_relpath(ctx->opts.dest_location + 1)))
-		return dkms_err_set(ctx, DKMS_E_USAGE, "DEST_MODULE_LOCATION override \"%s\" must be an absolute "
-				    "path under the kernel's module directory, without '..'", ctx->opts.dest_location);
+		return dkms_err_set(ctx, DKMS_E_USAGE,
+				    "DEST_MODULE_LOCATION override \"%s\" must be an absolute "
+				    "path under the kernel's module directory, without '..'",
+				    ctx->opts.dest_location);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		abort();
@@ -1055,7 +1151,8 @@ static bool kconfig_set(const char *text, const char *option)
 	size_t len = strlen(option);
 
 	for (const char *line = text; line && *line;) {
-		if (!strncmp(line, option, len) && line[len] == '=' && (line[len + 1] == 'y' || line[len + 1] == 'm'))
+		if (!strncmp(line, option, len) && line[len] == '=' &&
+		    (line[len + 1] == 'y' || line[len + 1] == 'm'))
 			return true;
 		line = strchr(line, '\n');
 		if (line)
@@ -1098,8 +1195,9 @@ static int check_config(struct dkms_ctx *ctx, const struct dkms_conf *c, const c
 	int r = 0;
 
 	if (!config_path || dkms_read_file(config_path, &text, NULL) < 0) {
-		dkms_log(ctx, DKMS_LOG_DEBUG, "%s/%s: no kernel .config for %s, BUILD_EXCLUSIVE_CONFIG not checked",
-			 c->name, c->version, kver);
+		dkms_log(ctx, DKMS_LOG_DEBUG,
+			 "%s/%s: no kernel .config for %s, BUILD_EXCLUSIVE_CONFIG not checked", c->name,
+			 c->version, kver);
 		return 0;
 	}
 	copy = dkms_strdup(c->excl_config);
@@ -1129,7 +1227,8 @@ int dkms_conf_check_exclusive(struct dkms_ctx *ctx, const struct dkms_conf *conf
 		r = check_regex(ctx, conf, "BUILD_EXCLUSIVE_KERNEL", conf->excl_kernel, kver, kver, arch);
 	/* like upstream's VER() string comparison: the whole kernel release against the bound */
 	if (!r && conf->excl_kernel_min && dkms_vercmp(kver, conf->excl_kernel_min) < 0)
-		r = excluded(ctx, conf, kver, arch, "the kernel is older than BUILD_EXCLUSIVE_KERNEL_MIN=\"%s\"",
+		r = excluded(ctx, conf, kver, arch,
+			     "the kernel is older than BUILD_EXCLUSIVE_KERNEL_MIN=\"%s\"",
 			     conf->excl_kernel_min);
 	if (!r && max && dkms_vercmp(kver, max) > 0)
 		r = excluded(ctx, conf, kver, arch, "the kernel is newer than %s=\"%s\"", max_name, max);

@@ -34,7 +34,7 @@ unit() { # dir, label
 	local dir=$1 label=$2 t out
 	for t in "$dir"/tests/unit/test-*; do
 		[[ -x $t && $t != *.o ]] || continue
-		out=$("$t" --jobs 1 2>&1)
+		out=$(cd "$dir" && srcdir="$top" "$t" --jobs 1 2>&1)
 		local rc=$?
 		local syn=$(grep -o 'Tested: [0-9]* | Passing: [0-9]* | Failing: [0-9]* | Crashing: [0-9]*' <<<"$out")
 		local ok=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' <<<"$syn")

@@ -174,9 +174,9 @@ Test(compress, xz_uses_small_dictionary)
 	cr_assert_eq(dkms_compress_file(DKMS_COMPRESS_XZ, src, dst), 0);
 	cr_assert_eq(dkms_read_file(dst, &comp, &comp_len), 0);
 	/* the memory the decoder needs shows the dictionary: about 1 MiB, not preset 6's 8 MiB */
-	cr_assert_eq(lzma_stream_footer_decode(&flags,
-					       (const uint8_t *)comp + comp_len - LZMA_STREAM_HEADER_SIZE),
-		     LZMA_OK);
+	cr_assert_eq(
+		lzma_stream_footer_decode(&flags, (const uint8_t *)comp + comp_len - LZMA_STREAM_HEADER_SIZE),
+		LZMA_OK);
 	pos = comp_len - LZMA_STREAM_HEADER_SIZE - flags.backward_size;
 	cr_assert_eq(lzma_index_buffer_decode(&idx, &memlimit, NULL, (const uint8_t *)comp, &pos,
 					      comp_len - LZMA_STREAM_HEADER_SIZE),
@@ -291,7 +291,8 @@ static char *kmod_info(const char *path, const char *key)
 	cr_assert_not_null(kctx);
 	cr_assert_eq(kmod_module_new_from_path(kctx, path, &mod), 0, "kmod cannot open %s", path);
 	cr_assert_geq(kmod_module_get_info(mod, &info), 0, "kmod cannot read %s", path);
-	kmod_list_foreach(l, info) {
+	kmod_list_foreach(l, info)
+	{
 		if (!val && strcmp(kmod_module_info_get_key(l), key) == 0)
 			val = dkms_strdup(kmod_module_info_get_value(l));
 	}

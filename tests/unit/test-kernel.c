@@ -162,10 +162,9 @@ Test(kernel, sig_hash_needs_module_sig)
 {
 	struct dkms_kernel *k;
 
-	put("lib/modules/5.10.0-3-test/build/.config",
-	    "# CONFIG_MODULE_SIG is not set\n"
-	    "CONFIG_MODULE_SIG_HASH=\"sha256\"\n"
-	    "CONFIG_MODULE_COMPRESS_XZ=y\n");
+	put("lib/modules/5.10.0-3-test/build/.config", "# CONFIG_MODULE_SIG is not set\n"
+						       "CONFIG_MODULE_SIG_HASH=\"sha256\"\n"
+						       "CONFIG_MODULE_COMPRESS_XZ=y\n");
 	k = open_ok("5.10.0-3-test", NULL);
 	cr_assert_null(k->sig_hash);
 	cr_assert_eq(k->compress, DKMS_COMPRESS_XZ);
@@ -317,7 +316,7 @@ Test(kernel, list_installed)
 
 	put("lib/modules/6.1.0-9-amd64/build/Makefile", "");
 	put("usr/src/linux-headers-6.1.0-10-amd64/Makefile", "");
-	put("lib/modules/6.1.0-11-amd64/kernel/a.ko", "");     /* no headers */
+	put("lib/modules/6.1.0-11-amd64/kernel/a.ko", ""); /* no headers */
 	put("lib/modules/6.1.0-2-amd64/build/Makefile", "");
 	put("lib/modules/.hidden/build/Makefile", "");
 	put("lib/modules/stray-file", "");
@@ -365,8 +364,8 @@ Test(kernel, real_headers)
 	struct dkms_kernel *k;
 	char *mk = dkms_asprintf("/lib/modules/%s/build/Makefile", REAL_KVER);
 
-	cr_assert(dkms_is_file(mk), "kernel headers for %s missing (%s): install linux-headers-%s",
-		  REAL_KVER, mk, REAL_KVER);
+	cr_assert(dkms_is_file(mk), "kernel headers for %s missing (%s): install linux-headers-%s", REAL_KVER,
+		  mk, REAL_KVER);
 	free(ctx->install_tree);
 	ctx->install_tree = dkms_strdup("/lib/modules");
 	k = open_ok(REAL_KVER, "x86_64");

@@ -172,8 +172,9 @@ Test(plan, event_removes_then_adds)
 	add_module("foo", "1.0", "AUTOINSTALL=yes");
 	fake_installed("foo", "1.0", "6.1.0-55-amd64");
 	struct dkms_kref gone = { "6.1.0-55-amd64", "x86_64" }, came = { "6.1.0-56-amd64", "x86_64" };
-	struct dkms_event ev = { .kernels_added = &came, .n_kernels_added = 1, .kernels_removed = &gone,
-				 .n_kernels_removed = 1 };
+	struct dkms_event ev = {
+		.kernels_added = &came, .n_kernels_added = 1, .kernels_removed = &gone, .n_kernels_removed = 1
+	};
 	struct dkms_plan *plan;
 
 	cr_assert_eq(dkms_plan_for_event(ctx, &ev, &plan), 0);
@@ -190,8 +191,9 @@ Test(plan, remove_all_lists_every_built_kernel_then_forgets)
 	add_module("foo", "1.0", "");
 	fake_installed("foo", "1.0", "6.1.0-55-amd64");
 	fake_installed("foo", "1.0", "6.1.0-56-amd64");
-	struct dkms_request req = { .action = DKMS_ACTION_REMOVE, .module = "foo", .version = "1.0",
-				    .all_kernels = true };
+	struct dkms_request req = {
+		.action = DKMS_ACTION_REMOVE, .module = "foo", .version = "1.0", .all_kernels = true
+	};
 	struct dkms_plan *plan;
 
 	cr_assert_eq(dkms_plan_for_request(ctx, &req, &plan), 0);
@@ -207,7 +209,9 @@ Test(plan, module_without_version_needs_a_single_version)
 	add_module("foo", "1.0", "");
 	add_module("foo", "2.0", "");
 	struct dkms_kref k = { "6.1.0-55-amd64", "x86_64" };
-	struct dkms_request req = { .action = DKMS_ACTION_BUILD, .module = "foo", .kernels = &k, .n_kernels = 1 };
+	struct dkms_request req = {
+		.action = DKMS_ACTION_BUILD, .module = "foo", .kernels = &k, .n_kernels = 1
+	};
 	struct dkms_plan *plan = NULL;
 
 	cr_assert_eq(dkms_plan_for_request(ctx, &req, &plan), DKMS_E_USAGE);

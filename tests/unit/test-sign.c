@@ -344,7 +344,8 @@ static char *kmod_info(const char *path, const char *key)
 	cr_assert_not_null(kctx);
 	cr_assert_eq(kmod_module_new_from_path(kctx, path, &mod), 0, "kmod cannot open %s", path);
 	cr_assert_geq(kmod_module_get_info(mod, &info), 0, "kmod cannot read %s", path);
-	kmod_list_foreach(l, info) {
+	kmod_list_foreach(l, info)
+	{
 		if (!val && strcmp(kmod_module_info_get_key(l), key) == 0)
 			val = dkms_strdup(kmod_module_info_get_value(l));
 	}

@@ -279,11 +279,12 @@ Test(status, missing_and_differs_flags)
 	installed("two", "1", K1, "x86_64");
 	placed(K1, "/updates", "a.ko", "not A");
 	mkdirs("var/lib/dkms/two/original_module/" K1 "/x86_64");
-	expect(NULL, "diff/1, " K1 ", x86_64: installed (Differences between built and installed modules)\n"
-		     "miss/1, " K1 ", x86_64: installed (Built modules are missing in the kernel modules folder)\n"
-		     "size/1, " K1 ", x86_64: installed (Differences between built and installed modules)\n"
-		     "two/1, " K1 ", x86_64: installed (Original modules exist)"
-		     " (Differences between built and installed modules)\n");
+	expect(NULL,
+	       "diff/1, " K1 ", x86_64: installed (Differences between built and installed modules)\n"
+	       "miss/1, " K1 ", x86_64: installed (Built modules are missing in the kernel modules folder)\n"
+	       "size/1, " K1 ", x86_64: installed (Differences between built and installed modules)\n"
+	       "two/1, " K1 ", x86_64: installed (Original modules exist)"
+	       " (Differences between built and installed modules)\n");
 }
 
 Test(status, built_not_installed_has_no_install_flags)
@@ -307,8 +308,9 @@ Test(status, installed_found_via_modules_dep_and_dest)
 	built("n", "1", K2, "x86_64", "n.ko", "N");
 	installed("n", "1", K2, "x86_64");
 	placed(K2, "/custom/place", "n.ko", "N");
-	expect(NULL, "m/1, " K1 ", x86_64: installed\n"
-		     "n/1, " K2 ", x86_64: installed (Built modules are missing in the kernel modules folder)\n");
+	expect(NULL,
+	       "m/1, " K1 ", x86_64: installed\n"
+	       "n/1, " K2 ", x86_64: installed (Built modules are missing in the kernel modules folder)\n");
 	ctx->dest_override = dkms_strdup("/custom/place");
 	expect(NULL, "m/1, " K1 ", x86_64: installed\n"
 		     "n/1, " K2 ", x86_64: installed\n");
@@ -401,21 +403,19 @@ Test(status, filters)
 	built("foo", "1", K1, "i686", "foo.ko", "x");
 	built("foo", "2", K2, "x86_64", "foo.ko", "x");
 
-	expect(&(struct dkms_status_filter){ .module = "foo" },
-	       "foo/1, " K1 ", i686: built\n"
-	       "foo/1, " K1 ", x86_64: built\n"
-	       "foo/2, " K2 ", x86_64: built\n");
+	expect(&(struct dkms_status_filter){ .module = "foo" }, "foo/1, " K1 ", i686: built\n"
+								"foo/1, " K1 ", x86_64: built\n"
+								"foo/2, " K2 ", x86_64: built\n");
 	expect(&(struct dkms_status_filter){ .module = "foo", .version = "2" },
 	       "foo/2, " K2 ", x86_64: built\n");
 	expect(&(struct dkms_status_filter){ .module = "foo", .version = "3" }, "");
 	expect(&(struct dkms_status_filter){ .module = "nosuch" }, "");
-	expect(&(struct dkms_status_filter){ .module = "", .version = "" },
-	       "foo/1, " K1 ", i686: built\n"
-	       "foo/1, " K1 ", x86_64: built\n"
-	       "foo/2, " K2 ", x86_64: built\n"
-	       "foobar/1: added\n"
-	       "other/1: added\n"
-	       "zbroken/1: broken\n");
+	expect(&(struct dkms_status_filter){ .module = "", .version = "" }, "foo/1, " K1 ", i686: built\n"
+									    "foo/1, " K1 ", x86_64: built\n"
+									    "foo/2, " K2 ", x86_64: built\n"
+									    "foobar/1: added\n"
+									    "other/1: added\n"
+									    "zbroken/1: broken\n");
 	/* a pattern, as upstream's glob takes it */
 	expect(&(struct dkms_status_filter){ .module = "foo*", .version = "1" },
 	       "foo/1, " K1 ", i686: built\n"

@@ -342,8 +342,8 @@ Test(tree, list_versions_sorted_by_version)
 	added("m", "1.10");
 	added("m", "1.2");
 	added("m", "0.9-rc1");
-	link_to("/nonexistent", "var/lib/dkms/m/2.0/source");   /* broken: listed */
-	mkdirs("var/lib/dkms/m/3.0/6.1.0-1-amd64/x86_64");     /* no source: not listed */
+	link_to("/nonexistent", "var/lib/dkms/m/2.0/source"); /* broken: listed */
+	mkdirs("var/lib/dkms/m/3.0/6.1.0-1-amd64/x86_64");    /* no source: not listed */
 	mkdirs("var/lib/dkms/m/.5.0.dkms-add.1");
 	mkdirs("var/lib/dkms/m/original_module/6.1.0-1-amd64/x86_64");
 	built("m", "1.10", "6.1.0-1-amd64", "x86_64", "m.ko");
@@ -373,10 +373,10 @@ Test(tree, list_built_order_and_filters)
 	built("m", "1", "6.1-rt", "x86_64", "m.ko");
 	built("m", "1", "10.0.0", "aarch64", "m.ko");
 	built("m", "1", "6.1.0-1-amd64", "i686", "m.ko");
-	mkdirs("var/lib/dkms/m/1/6.1.0-2-amd64/x86_64/module");  /* empty: not built */
-	built("m", "1", "6.1.0-1-amd64", ".hidden", "m.ko");      /* dot arch */
-	built("m", "1", "build", "x86_64", "m.ko");               /* not a kernel name */
-	built("m", "1", "v6.1", "x86_64", "m.ko");                /* not +([0-9]).* */
+	mkdirs("var/lib/dkms/m/1/6.1.0-2-amd64/x86_64/module"); /* empty: not built */
+	built("m", "1", "6.1.0-1-amd64", ".hidden", "m.ko");	/* dot arch */
+	built("m", "1", "build", "x86_64", "m.ko");		/* not a kernel name */
+	built("m", "1", "v6.1", "x86_64", "m.ko");		/* not +([0-9]).* */
 	built("m", "1", ".6.1", "x86_64", "m.ko");
 	cr_assert_eq(dkms_tree_list_built(ctx, "m", "1", &k, &a, &n), 0);
 	cr_assert_eq(n, 5);
@@ -618,11 +618,10 @@ Test(tree, find_installed_file_via_modules_dep)
 
 	put("lib/modules/6.1.0-1-amd64/kernel/drivers/net/foo.ko.xz", "k");
 	put("lib/modules/6.1.0-1-amd64/kernel/drivers/net/barfoo.ko.xz", "k");
-	put("lib/modules/6.1.0-1-amd64/modules.dep",
-	    "kernel/drivers/net/barfoo.ko.xz:\n"
-	    "kernel/drivers/gone/foo.ko.xz: kernel/lib/x.ko.xz\n"
-	    "kernel/drivers/net/foo.ko.xz: kernel/lib/x.ko.xz\n"
-	    "kernel/lib/x.ko.xz:\n");
+	put("lib/modules/6.1.0-1-amd64/modules.dep", "kernel/drivers/net/barfoo.ko.xz:\n"
+						     "kernel/drivers/gone/foo.ko.xz: kernel/lib/x.ko.xz\n"
+						     "kernel/drivers/net/foo.ko.xz: kernel/lib/x.ko.xz\n"
+						     "kernel/lib/x.ko.xz:\n");
 	p = dkms_tree_find_installed_file(ctx, "6.1.0-1-amd64", "foo.ko.xz");
 	want = tpath("lib/modules/6.1.0-1-amd64/kernel/drivers/net/foo.ko.xz");
 	cr_assert_str_eq(p, want);

@@ -55,7 +55,8 @@ Test(version, matches_sort_V_on_real_versions)
 {
 	/* ordered as GNU sort -V orders them */
 	static const char *const v[] = {
-		"0.0+git20231103", "0.4.2", "0.12.7", "1.2.2", "1.12.0+dfsg", "2.2.17", "2.13.9", "3.23", "4.1.9", "11",
+		"0.0+git20231103", "0.4.2",  "0.12.7", "1.2.2", "1.12.0+dfsg",
+		"2.2.17",	   "2.13.9", "3.23",   "4.1.9", "11",
 	};
 	for (size_t i = 0; i + 1 < sizeof(v) / sizeof(*v); i++)
 		assert_order(v[i], v[i + 1]);
