@@ -305,34 +305,6 @@ static pid_t bash_spawn(const char *script, const char *const *args, size_t n_ar
 	return r ? -r : pid;
 }
 
-static int read_all(int fd, char **out, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	char *b = malloc(cap);
-
-	if (!b)
-		abort();
-	for (;;) {
-		if (cap - n < 1024) {
-			cap *= 2;
-			b = realloc(b, cap);
-			if (!b)
-				abort();
-		}
-		ssize_t r = read(fd, b + n, cap - n - 1);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || n + (size_t)r > OUT_MAX) {
-			b[n] = '\0';
-			*out = b;
-			*len = n;
-			return r < 0 ? -errno : r > 0 ? -EFBIG : 0;
-		}
-		n += (size_t)r;
-	}
-}
-
 static int record_add(struct var_values *v, const char *idx, const char *val)
 {
 	char *end;
@@ -419,7 +391,7 @@ static int bash_eval(const char *script, const char *const *args, size_t n_args,
 		close(rfd);
 		return (int)pid;
 	}
-	read_all(rfd, &buf, &len);
+	dkms_read_fd(rfd, OUT_MAX, &buf, &len); /* past OUT_MAX: cut, and bash gets SIGPIPE */
 	close(rfd);
 	while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
 		;

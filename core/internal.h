@@ -64,7 +64,9 @@ int dkms_rm_rf(const char *path);				   /* no error if missing */
 int dkms_copy_file(const char *src, const char *dst, mode_t mode); /* dst via temp + fsync + rename */
 int dkms_copy_tree(const char *src, const char *dst); /* like cp -a, symlinks kept; no fsync: scratch trees */
 int dkms_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
-int dkms_read_file(const char *path, char **buf, size_t *len);	   /* NUL-terminated */
+int dkms_read_file(const char *path, char **buf, size_t *len); /* NUL-terminated */
+/* Read fd to EOF (NUL-terminated); -EFBIG past max bytes, with what was read so far in *buf. */
+int dkms_read_fd(int fd, size_t max, char **buf, size_t *len);
 int dkms_symlink_atomic(const char *target, const char *linkpath); /* temp link + rename */
 int dkms_fsync_dir(const char *dir);
 int dkms_list_dir(const char *dir, char ***names, size_t *n); /* sorted, no . and .. */

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,45 +306,54 @@ int dkms_copy_file(const char *src, const char *dst, mode_t mode)
 	return r;
 }
 
-int dkms_read_file(const char *path, char **buf, size_t *len)
+int dkms_read_fd(int fd, size_t max, char **buf, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t cap = 4096, n = 0;
-	char *b;
+	char *b = malloc(cap);
+	int r = 0;
 
-	if (fd < 0)
-		return -errno;
-	b = malloc(cap);
 	if (!b)
 		dkms_oom();
 	for (;;) {
-		if (n + 1 >= cap) {
+		if (cap - n < 1024) {
 			cap *= 2;
 			b = realloc(b, cap);
 			if (!b)
 				dkms_oom();
 		}
-		ssize_t r = read(fd, b + n, cap - n - 1);
+		ssize_t got = read(fd, b + n, cap - n - 1);
 
-		if (r < 0 && errno == EINTR)
+		if (got < 0 && errno == EINTR)
 			continue;
-		if (r < 0) {
-			int e = -errno;
-
-			free(b);
-			close(fd);
-			return e;
-		}
-		if (r == 0)
+		if (got < 0)
+			r = -errno;
+		else if (got > 0 && n + (size_t)got > max)
+			r = -EFBIG;
+		if (got <= 0 || r)
 			break;
-		n += (size_t)r;
+		n += (size_t)got;
 	}
-	close(fd);
 	b[n] = '\0';
 	*buf = b;
 	if (len)
 		*len = n;
-	return 0;
+	return r;
+}
+
+int dkms_read_file(const char *path, char **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = dkms_read_fd(fd, SIZE_MAX, buf, len);
+	close(fd);
+	if (r) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return r;
 }
 
 int dkms_symlink_atomic(const char *target, const char *linkpath)

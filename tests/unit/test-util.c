@@ -2,6 +2,7 @@
 /* util.c: paths, files, atomic writes, processes, name validation. */
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,4 +195,27 @@ Test(util, run_exit_status_and_log)
 Test(util, run_reports_signals)
 {
 	cr_assert_eq(dkms_run_shell("kill -TERM $$", NULL, NULL, -1), 128 + 15);
+}
+
+Test(util, read_fd_bounded)
+{
+	int p[2];
+	char *buf;
+	size_t len;
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(write(p[1], "0123456789", 10), 10);
+	close(p[1]);
+	cr_assert_eq(dkms_read_fd(p[0], 4, &buf, &len), -EFBIG, "past the bound: an error");
+	cr_assert_eq(len, 0, "nothing of a read that crosses the bound is kept");
+	free(buf);
+	close(p[0]);
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(write(p[1], "abc", 3), 3);
+	close(p[1]);
+	cr_assert_eq(dkms_read_fd(p[0], 3, &buf, &len), 0);
+	cr_assert_str_eq(buf, "abc");
+	free(buf);
+	close(p[0]);
 }
