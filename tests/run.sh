@@ -50,7 +50,7 @@ unit() { # dir, label
 }
 
 echo "== build (-Werror)"
-build "$top/build-test"
+build "$top/build-test" --enable-shared
 echo "== unit tests"
 unit "$top/build-test" unit
 
