@@ -1,38 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* compress.c: xz / zstd / gzip through the libraries, read back by the tools, the libraries and libkmod. */
-#include "internal.h"
-#include "hello-module.h"
+#include "fixture.h"
 
-#include <criterion/criterion.h>
-#include <errno.h>
-#include <libkmod.h>
 #include <lzma.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
 #include <zstd.h>
 
-static char tmp[64];
-
 static void setup(void)
 {
-	strcpy(tmp, "/tmp/dkms-test-compress-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	fixture_setup("compress", 0);
 }
 
-static void teardown(void)
-{
-	dkms_rm_rf(tmp);
-}
-
-TestSuite(compress, .init = setup, .fini = teardown);
-
-static char *tpath(const char *name)
-{
-	return dkms_path_join(tmp, name);
-}
+TestSuite(compress, .init = setup, .fini = fixture_teardown);
 
 /* 256 KiB that compress but not to nothing. */
 static void write_sample(const char *path, size_t len)
@@ -278,28 +259,6 @@ Test(compress, errors)
 	free(missing);
 	free(dst);
 	free(nodir);
-}
-
-/* libkmod's view of a module file: the value of key, or NULL. */
-static char *kmod_info(const char *path, const char *key)
-{
-	struct kmod_ctx *kctx = kmod_new(NULL, NULL);
-	struct kmod_module *mod = NULL;
-	struct kmod_list *info = NULL, *l;
-	char *val = NULL;
-
-	cr_assert_not_null(kctx);
-	cr_assert_eq(kmod_module_new_from_path(kctx, path, &mod), 0, "kmod cannot open %s", path);
-	cr_assert_geq(kmod_module_get_info(mod, &info), 0, "kmod cannot read %s", path);
-	kmod_list_foreach(l, info)
-	{
-		if (!val && strcmp(kmod_module_info_get_key(l), key) == 0)
-			val = dkms_strdup(kmod_module_info_get_value(l));
-	}
-	kmod_module_info_free_list(info);
-	kmod_module_unref(mod);
-	kmod_unref(kctx);
-	return val;
 }
 
 static void check_hello_info(const char *path)

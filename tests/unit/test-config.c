@@ -4,60 +4,17 @@
  * fixtures of tests/data/conf/ (bad ones in bad/, a kernel .config in kernel/);
  * the trees and /etc/dkms overrides live in a temporary directory.
  */
-#include "internal.h"
+#include "fixture.h"
 
-#include <criterion/criterion.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define KVER "6.1.0-55-amd64"
 #define ARCH "x86_64"
 
-static char tmp[64];
 static char *data;  /* <top_srcdir>/tests/data/conf, absolute */
 static char *empty; /* a kernel source dir without .config */
-static struct dkms_ctx *ctx;
-
-struct logbuf {
-	char text[16384];
-	int n_warn;
-};
-
-static struct logbuf logged;
-
-static void log_cb(void *d, enum dkms_log_prio prio, const char *msg)
-{
-	struct logbuf *l = d;
-	size_t len = strlen(l->text);
-
-	if (prio == DKMS_LOG_WARN)
-		l->n_warn++;
-	snprintf(l->text + len, sizeof(l->text) - len, "%d:%s\n", (int)prio, msg);
-}
-
-/* The source tree's top: $srcdir (set by `make check`), else from __FILE__. */
-static char *top_srcdir(void)
-{
-	const char *env = getenv("srcdir");
-	const char *tail = "tests/unit/test-config.c";
-	size_t flen = strlen(__FILE__), tlen = strlen(tail);
-
-	if (env && *env)
-		return dkms_strdup(env);
-	if (flen >= tlen && strcmp(__FILE__ + flen - tlen, tail) == 0)
-		return flen == tlen ? dkms_strdup(".") : dkms_asprintf("%.*s", (int)(flen - tlen), __FILE__);
-	return dkms_strdup(".");
-}
-
-static char *tpath(const char *rel)
-{
-	return dkms_path_join(tmp, rel);
-}
+static struct fixture_log logged;
 
 /* Absolute path of a fixture, relative to tests/data/conf. */
 static char *fx(const char *rel)
@@ -65,61 +22,25 @@ static char *fx(const char *rel)
 	return dkms_path_join(data, rel);
 }
 
-/* Write text to <tmp>/<rel>, creating directories; returns the path. */
-static char *put(const char *rel, const char *text)
-{
-	char *p = tpath(rel), *d = dkms_strdup(p);
-
-	*strrchr(d, '/') = '\0';
-	cr_assert_eq(dkms_mkdir_p(d, 0755), 0, "%s", d);
-	cr_assert_eq(dkms_write_file_atomic(p, text, strlen(text), 0644), 0, "%s", p);
-	free(d);
-	return p;
-}
-
 static void setup(void)
 {
-	struct dkms_paths p = { 0 };
-	char *top = top_srcdir(), *rel = dkms_path_join(top, "tests/data/conf"), real[PATH_MAX];
-	char *dt, *st, *it, *cd;
+	char *top = fixture_top_srcdir(), *rel = dkms_path_join(top, "tests/data/conf"), real[PATH_MAX];
 
 	cr_assert_not_null(realpath(rel, real), "fixtures not found at %s", rel);
 	data = dkms_strdup(real);
 	free(rel);
 	free(top);
-	strcpy(tmp, "/tmp/dkms-test-config-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
-	dt = tpath("var/lib/dkms");
-	st = tpath("usr/src");
-	it = tpath("lib/modules");
-	cd = tpath("etc/dkms");
+	fixture_setup("config", FX_TREES | FX_CTX | FX_NO_DEST);
 	empty = tpath("kernel-empty");
-	cr_assert_eq(dkms_mkdir_p(dt, 0755), 0);
-	cr_assert_eq(dkms_mkdir_p(st, 0755), 0);
-	cr_assert_eq(dkms_mkdir_p(it, 0755), 0);
-	cr_assert_eq(dkms_mkdir_p(cd, 0755), 0);
 	cr_assert_eq(dkms_mkdir_p(empty, 0755), 0);
-	p.dkms_tree = dt;
-	p.source_tree = st;
-	p.install_tree = it;
-	p.conf_dir = cd;
-	cr_assert_eq(dkms_ctx_new(&p, &ctx), 0, "%s", dkms_ctx_error(ctx));
-	free(ctx->dest_override);
-	ctx->dest_override = NULL;
 	free(ctx->machine_arch);
 	ctx->machine_arch = dkms_strdup(ARCH);
-	memset(&logged, 0, sizeof(logged));
-	dkms_ctx_set_log_fn(ctx, log_cb, &logged);
-	free(dt);
-	free(st);
-	free(it);
-	free(cd);
+	fixture_log_capture(&logged);
 }
 
 static void teardown(void)
 {
-	dkms_ctx_free(ctx);
-	dkms_rm_rf(tmp);
+	fixture_teardown();
 	free(data);
 	free(empty);
 }
@@ -541,7 +462,7 @@ Test(config, variables_defaults)
 
 Test(config, environment_cannot_inject)
 {
-	char *evil = put("evil.sh", "PACKAGE_NAME=evil\n");
+	char *evil = put_path("evil.sh", "PACKAGE_NAME=evil\n");
 
 	setenv("BASH_ENV", evil, 1);
 	setenv("ENV", evil, 1);
@@ -558,8 +479,9 @@ Test(config, environment_cannot_inject)
 
 Test(config, stdin_closed_and_background_jobs_do_not_block)
 {
-	char *p = put("bg/dkms.conf", "read -r line\nPACKAGE_NAME=bg\nPACKAGE_VERSION=\"${line:-none}\"\n"
-				      "sleep 5 &\nBUILT_MODULE_NAME[0]=bg\nDEST_MODULE_LOCATION[0]=/extra\n");
+	char *p = put_path("bg/dkms.conf",
+			   "read -r line\nPACKAGE_NAME=bg\nPACKAGE_VERSION=\"${line:-none}\"\n"
+			   "sleep 5 &\nBUILT_MODULE_NAME[0]=bg\nDEST_MODULE_LOCATION[0]=/extra\n");
 	struct dkms_conf_vars vars = { .kernelver = KVER, .arch = ARCH, .kernel_source_dir = empty };
 	struct dkms_conf *c = NULL;
 	time_t t0 = time(NULL);
@@ -573,8 +495,9 @@ Test(config, stdin_closed_and_background_jobs_do_not_block)
 
 Test(config, conf_cannot_write_the_channel)
 {
-	char *p = put("fd3/dkms.conf", "printf 'PACKAGE_NAME\\0000\\000forged\\000' >&3\n"
-				       "PACKAGE_NAME=fd3\nPACKAGE_VERSION=1\nDEST_MODULE_LOCATION=/extra\n");
+	char *p = put_path("fd3/dkms.conf",
+			   "printf 'PACKAGE_NAME\\0000\\000forged\\000' >&3\n"
+			   "PACKAGE_NAME=fd3\nPACKAGE_VERSION=1\nDEST_MODULE_LOCATION=/extra\n");
 	struct dkms_conf_vars vars = { .kernelver = KVER, .arch = ARCH, .kernel_source_dir = empty };
 	struct dkms_conf *c = NULL;
 	char *err;
@@ -638,7 +561,7 @@ static void put_override(const char *name, const char *text)
 {
 	char *rel = dkms_asprintf("etc/dkms/%s", name);
 
-	free(put(rel, text));
+	put(rel, text);
 	free(rel);
 }
 
@@ -1003,9 +926,9 @@ Test(config, exclusive_config_exact_names)
 
 Test(config, bash_read_vars_order_and_missing)
 {
-	char *a = put("fw/framework.conf", "dkms_tree=\"/a/tree\"\nsource_tree=/a/src\n# comment\n");
-	char *b =
-		put("fw/framework.conf.d/b.conf", "dkms_tree='/b/tree with space'\nparallel_jobs=$((2*3))\n");
+	char *a = put_path("fw/framework.conf", "dkms_tree=\"/a/tree\"\nsource_tree=/a/src\n# comment\n");
+	char *b = put_path("fw/framework.conf.d/b.conf",
+			   "dkms_tree='/b/tree with space'\nparallel_jobs=$((2*3))\n");
 	char *missing = tpath("fw/framework.conf.d/missing.conf");
 	const char *files[] = { a, missing, b };
 	const char *names[] = { "dkms_tree", "source_tree", "install_tree", "parallel_jobs" };
@@ -1026,8 +949,8 @@ Test(config, bash_read_vars_order_and_missing)
 Test(config, bash_read_vars_crlf_and_shell_options)
 {
 	/* the first file leaves set -eu behind; the second must still be read whole */
-	char *a = put("fw/a.conf", "set -eu\r\nsign_file=\"/usr/bin/sign\"\r\n");
-	char *b = put("fw/b.conf", "echo \"$undefined_var\" >&2\nfalse\nmok_key=/k\n");
+	char *a = put_path("fw/a.conf", "set -eu\r\nsign_file=\"/usr/bin/sign\"\r\n");
+	char *b = put_path("fw/b.conf", "echo \"$undefined_var\" >&2\nfalse\nmok_key=/k\n");
 	const char *files[] = { a, b };
 	const char *names[] = { "sign_file", "mok_key" };
 	char *values[2];
@@ -1043,7 +966,7 @@ Test(config, bash_read_vars_crlf_and_shell_options)
 
 Test(config, bash_read_vars_errors)
 {
-	char *a = put("fw/quits.conf", "dkms_tree=/x\nexit 1\n");
+	char *a = put_path("fw/quits.conf", "dkms_tree=/x\nexit 1\n");
 	const char *files[] = { a };
 	const char *good[] = { "dkms_tree" };
 	const char *bad[] = { "not-a-name" };
@@ -1072,22 +995,11 @@ Test(config, bash_read_vars_no_files)
 static void added_from(const char *m, const char *v, const char *fixture)
 {
 	char *src = fx(fixture), *text = NULL;
-	char *rel = dkms_asprintf("usr/src/%s-%s/dkms.conf", m, v), *conf;
-	char *dir = dkms_asprintf("%s/usr/src/%s-%s", tmp, m, v);
-	char *lnk = dkms_asprintf("%s/%s/%s/source", ctx->dkms_tree, m, v), *ldir = dkms_strdup(lnk);
 
 	cr_assert_eq(dkms_read_file(src, &text, NULL), 0, "%s", src);
-	conf = put(rel, text);
-	*strrchr(ldir, '/') = '\0';
-	cr_assert_eq(dkms_mkdir_p(ldir, 0755), 0);
-	cr_assert_eq(symlink(dir, lnk), 0);
+	added_conf(m, v, text);
 	free(src);
 	free(text);
-	free(rel);
-	free(conf);
-	free(dir);
-	free(lnk);
-	free(ldir);
 }
 
 static struct dkms_kernel kernel_of(const char *kver)

@@ -1,69 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* kernel.c: headers, config, compression and signing of a kernel, over fake and real trees. */
-#include "internal.h"
+#include "fixture.h"
 
-#include <criterion/criterion.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <unistd.h>
 
 #define REAL_KVER "6.1.0-55-amd64"
 
-static char tmp[64];
-static struct dkms_ctx *ctx;
-
-static char *tpath(const char *rel)
-{
-	return dkms_path_join(tmp, rel);
-}
-
 static void setup(void)
 {
-	struct dkms_paths p = { 0 };
-	char *dt, *st, *it, *cd;
-
-	strcpy(tmp, "/tmp/dkms-test-kernel-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
-	dt = tpath("var/lib/dkms");
-	st = tpath("usr/src");
-	it = tpath("lib/modules");
-	cd = tpath("etc/dkms");
-	cr_assert_eq(dkms_mkdir_p(it, 0755), 0);
-	cr_assert_eq(dkms_mkdir_p(cd, 0755), 0);
-	p.dkms_tree = dt;
-	p.source_tree = st;
-	p.install_tree = it;
-	p.conf_dir = cd;
-	cr_assert_eq(dkms_ctx_new(&p, &ctx), 0);
-	free(dt);
-	free(st);
-	free(it);
-	free(cd);
+	fixture_setup("kernel", FX_INSTALL_TREE | FX_CONF_DIR | FX_CTX);
 }
 
-static void teardown(void)
-{
-	dkms_ctx_free(ctx);
-	dkms_rm_rf(tmp);
-}
-
-TestSuite(kernel, .init = setup, .fini = teardown);
-
-/* Write text to <tmp>/<rel>, creating directories. */
-static void put(const char *rel, const char *text)
-{
-	char *p = tpath(rel), *d = dkms_strdup(p);
-
-	*strrchr(d, '/') = '\0';
-	cr_assert_eq(dkms_mkdir_p(d, 0755), 0, "%s", d);
-	cr_assert_eq(dkms_write_file_atomic(p, text, strlen(text), 0644), 0, "%s", p);
-	free(d);
-	free(p);
-}
+TestSuite(kernel, .init = setup, .fini = fixture_teardown);
 
 static const char fake_config[] = "#\n# Automatically generated file; DO NOT EDIT.\n#\n"
 				  "CONFIG_MODULES=y\n"

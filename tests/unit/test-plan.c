@@ -1,20 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* plan.c: which jobs a request or an event makes, and their BUILD_DEPENDS order. */
-#include <criterion/criterion.h>
-
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
+#include "fixture.h"
 #include "plan.h"
-
-static char dir[64];
-static struct dkms_ctx *ctx;
 
 /* A module source with a dkms.conf, registered in the tree. */
 static void add_module(const char *m, const char *v, const char *extra)
 {
-	char *src = dkms_asprintf("%s/src/%s-%s", dir, m, v);
+	char *src = dkms_asprintf("%s/usr/src/%s-%s", tmp, m, v);
 	char *conf = dkms_asprintf("%s/dkms.conf", src);
 	char *text = dkms_asprintf("PACKAGE_NAME=%s\nPACKAGE_VERSION=%s\nBUILT_MODULE_NAME[0]=%s\n"
 				   "DEST_MODULE_LOCATION[0]=/extra\n%s\n",
@@ -31,7 +23,7 @@ static void add_module(const char *m, const char *v, const char *extra)
 /* Mark m/v built and installed for a kernel, the way the tree records it. */
 static void fake_installed(const char *m, const char *v, const char *kver)
 {
-	char *mod = dkms_asprintf("%s/dkms/%s/%s/%s/x86_64/module", dir, m, v, kver);
+	char *mod = dkms_asprintf("%s/var/lib/dkms/%s/%s/%s/x86_64/module", tmp, m, v, kver);
 	char *ko = dkms_asprintf("%s/%s.ko", mod, m);
 
 	cr_assert_eq(dkms_mkdir_p(mod, 0755), 0);
@@ -43,31 +35,10 @@ static void fake_installed(const char *m, const char *v, const char *kver)
 
 static void setup(void)
 {
-	struct dkms_paths p = { 0 };
-	char *t, *s, *i, *e;
-
-	strcpy(dir, "/tmp/dkms-test-plan.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	p.dkms_tree = t = dkms_asprintf("%s/dkms", dir);
-	p.source_tree = s = dkms_asprintf("%s/src", dir);
-	p.install_tree = i = dkms_asprintf("%s/lib/modules", dir);
-	p.conf_dir = e = dkms_asprintf("%s/etc", dir);
-	dkms_mkdir_p(t, 0755);
-	dkms_mkdir_p(e, 0755);
-	cr_assert_eq(dkms_ctx_new(&p, &ctx), 0);
-	free(t);
-	free(s);
-	free(i);
-	free(e);
+	fixture_setup("plan", FX_DKMS_TREE | FX_CONF_DIR | FX_CTX);
 }
 
-static void teardown(void)
-{
-	dkms_ctx_free(ctx);
-	dkms_rm_rf(dir);
-}
-
-TestSuite(plan, .init = setup, .fini = teardown);
+TestSuite(plan, .init = setup, .fini = fixture_teardown);
 
 static ssize_t job_index(const struct dkms_plan *plan, const char *m)
 {
@@ -144,27 +115,12 @@ Test(plan, no_autoinstall_file_disables)
 	add_module("foo", "1.0", "AUTOINSTALL=yes");
 	dkms_ctx_free(ctx);
 	ctx = NULL;
-	char *flag = dkms_asprintf("%s/etc/no-autoinstall", dir);
-
-	cr_assert_eq(dkms_write_file_atomic(flag, "", 0, 0644), 0);
-	free(flag);
-	struct dkms_paths p = { 0 };
-	char *t = dkms_asprintf("%s/dkms", dir), *s = dkms_asprintf("%s/src", dir);
-	char *i = dkms_asprintf("%s/lib/modules", dir), *e = dkms_asprintf("%s/etc", dir);
-
-	p.dkms_tree = t;
-	p.source_tree = s;
-	p.install_tree = i;
-	p.conf_dir = e;
-	cr_assert_eq(dkms_ctx_new(&p, &ctx), 0);
+	put("etc/dkms/no-autoinstall", "");
+	fixture_ctx_new();
 	struct dkms_plan *plan = autoinstall("6.1.0-55-amd64");
 
 	cr_assert_eq(plan->n_jobs, 0);
 	dkms_plan_free(plan);
-	free(t);
-	free(s);
-	free(i);
-	free(e);
 }
 
 Test(plan, event_removes_then_adds)

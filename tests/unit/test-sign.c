@@ -1,15 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sign.c: the MOK pair made with OpenSSL, and real modules signed with the kernel's sign-file. */
-#include "internal.h"
-#include "hello-module.h"
+#include "fixture.h"
 
-#include <criterion/criterion.h>
-#include <libkmod.h>
-#include <stdlib.h>
-#include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -17,53 +11,16 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-static char tmp[64];
-static struct dkms_ctx *ctx;
-static char logbuf[8192];
+static struct fixture_log logged;
 
-static void log_capture(void *data, enum dkms_log_prio prio, const char *msg)
-{
-	size_t used = strlen(logbuf);
-
-	(void)data;
-	snprintf(logbuf + used, sizeof(logbuf) - used, "%d:%s\n", (int)prio, msg);
-}
-
-static char *tpath(const char *rel)
-{
-	return dkms_path_join(tmp, rel);
-}
-
+/* The dkms tree is not created: ensure_mok makes it. */
 static void setup(void)
 {
-	struct dkms_paths p = { 0 };
-	char *dt, *cd, *it;
-
-	strcpy(tmp, "/tmp/dkms-test-sign-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
-	dt = tpath("var/lib/dkms"); /* not created: ensure_mok makes it */
-	cd = tpath("etc/dkms");
-	it = tpath("lib/modules");
-	cr_assert_eq(dkms_mkdir_p(cd, 0755), 0);
-	p.dkms_tree = dt;
-	p.conf_dir = cd;
-	p.install_tree = it;
-	p.source_tree = tmp;
-	cr_assert_eq(dkms_ctx_new(&p, &ctx), 0);
-	dkms_ctx_set_log_fn(ctx, log_capture, NULL);
-	logbuf[0] = '\0';
-	free(dt);
-	free(cd);
-	free(it);
+	fixture_setup("sign", FX_CONF_DIR | FX_CTX);
+	fixture_log_capture(&logged);
 }
 
-static void teardown(void)
-{
-	dkms_ctx_free(ctx);
-	dkms_rm_rf(tmp);
-}
-
-TestSuite(sign, .init = setup, .fini = teardown);
+TestSuite(sign, .init = setup, .fini = fixture_teardown);
 
 static X509 *read_cert(const char *path)
 {
@@ -143,7 +100,7 @@ Test(sign, ensure_mok_creates_pair)
 		cr_assert_gt(BN_num_bytes(bn), 8, "random serial");
 		BN_free(bn);
 	}
-	cr_assert_neq(strstr(logbuf, "creating the module signing key"), NULL, "%s", logbuf);
+	cr_assert_neq(strstr(logged.text, "creating the module signing key"), NULL, "%s", logged.text);
 	X509_free(x);
 	EVP_PKEY_free(key);
 }
@@ -306,7 +263,7 @@ Test(sign, failure_is_a_warning_with_output)
 	cr_assert_neq(dkms_sign_module(ctx, k, ko), 0);
 	cr_assert_neq(strstr(dkms_ctx_error(ctx), "sign-file: boom"), NULL, "%s", dkms_ctx_error(ctx));
 	cr_assert_neq(strstr(dkms_ctx_error(ctx), ko), NULL, "%s", dkms_ctx_error(ctx));
-	cr_assert_neq(strstr(logbuf, "1:"), NULL, "a warning is logged: %s", logbuf);
+	cr_assert_neq(strstr(logged.text, "1:"), NULL, "a warning is logged: %s", logged.text);
 	dkms_kernel_free(k);
 	free(ko);
 }
@@ -320,7 +277,7 @@ Test(sign, missing_sign_file)
 	cr_assert_eq(dkms_write_file_atomic(ko, "ko", 2, 0644), 0);
 	cr_assert_neq(dkms_sign_module(ctx, k, ko), 0);
 	cr_assert_neq(strstr(dkms_ctx_error(ctx), "bin/nope"), NULL, "%s", dkms_ctx_error(ctx));
-	cr_assert_neq(strstr(logbuf, "1:"), NULL, "a warning is logged: %s", logbuf);
+	cr_assert_neq(strstr(logged.text, "1:"), NULL, "a warning is logged: %s", logged.text);
 
 	/* no configured tool, no headers' tool, no kbuild for this version */
 	free(ctx->sign_file);
@@ -331,28 +288,6 @@ Test(sign, missing_sign_file)
 	cr_assert_neq(strstr(dkms_ctx_error(ctx), "2.0.99-test"), NULL, "%s", dkms_ctx_error(ctx));
 	dkms_kernel_free(k);
 	free(ko);
-}
-
-/* libkmod's view of a module file: the value of key, or NULL. */
-static char *kmod_info(const char *path, const char *key)
-{
-	struct kmod_ctx *kctx = kmod_new(NULL, NULL);
-	struct kmod_module *mod = NULL;
-	struct kmod_list *info = NULL, *l;
-	char *val = NULL;
-
-	cr_assert_not_null(kctx);
-	cr_assert_eq(kmod_module_new_from_path(kctx, path, &mod), 0, "kmod cannot open %s", path);
-	cr_assert_geq(kmod_module_get_info(mod, &info), 0, "kmod cannot read %s", path);
-	kmod_list_foreach(l, info)
-	{
-		if (!val && strcmp(kmod_module_info_get_key(l), key) == 0)
-			val = dkms_strdup(kmod_module_info_get_value(l));
-	}
-	kmod_module_info_free_list(info);
-	kmod_module_unref(mod);
-	kmod_unref(kctx);
-	return val;
 }
 
 /* "AB:CD:..." as libkmod prints a serial, compared with the certificate's. */

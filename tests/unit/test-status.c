@@ -1,104 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* status.c: dkms status lines over small trees written by hand in a temporary directory. */
-#include "internal.h"
+#include "fixture.h"
 
-#include <criterion/criterion.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define K1 "6.1.0-55-amd64"
 #define K2 "6.1.0-56-amd64"
 
-static char tmp[64];
-static struct dkms_ctx *ctx;
-
-static char *tpath(const char *rel)
-{
-	return dkms_path_join(tmp, rel);
-}
-
 static void setup(void)
 {
-	struct dkms_paths p = { 0 };
-	char *dt, *st, *it, *cd;
-
-	strcpy(tmp, "/tmp/dkms-test-status-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
-	dt = tpath("var/lib/dkms");
-	st = tpath("usr/src");
-	it = tpath("lib/modules");
-	cd = tpath("etc/dkms");
-	cr_assert_eq(dkms_mkdir_p(dt, 0755), 0);
-	cr_assert_eq(dkms_mkdir_p(st, 0755), 0);
-	cr_assert_eq(dkms_mkdir_p(it, 0755), 0);
-	cr_assert_eq(dkms_mkdir_p(cd, 0755), 0);
-	p.dkms_tree = dt;
-	p.source_tree = st;
-	p.install_tree = it;
-	p.conf_dir = cd;
-	cr_assert_eq(dkms_ctx_new(&p, &ctx), 0);
-	free(ctx->dest_override);
-	ctx->dest_override = NULL;
-	free(dt);
-	free(st);
-	free(it);
-	free(cd);
+	fixture_setup("status", FX_TREES | FX_CTX | FX_NO_DEST);
 }
 
-static void teardown(void)
-{
-	dkms_ctx_free(ctx);
-	dkms_rm_rf(tmp);
-}
-
-TestSuite(status, .init = setup, .fini = teardown);
-
-static void mkdirs(const char *rel)
-{
-	char *p = tpath(rel);
-
-	cr_assert_eq(dkms_mkdir_p(p, 0755), 0, "%s", p);
-	free(p);
-}
-
-static void put(const char *rel, const char *text)
-{
-	char *p = tpath(rel), *d = dkms_strdup(p);
-
-	*strrchr(d, '/') = '\0';
-	cr_assert_eq(dkms_mkdir_p(d, 0755), 0, "%s", d);
-	cr_assert_eq(dkms_write_file_atomic(p, text, strlen(text), 0644), 0, "%s", p);
-	free(d);
-	free(p);
-}
-
-static void link_to(const char *target, const char *rel)
-{
-	char *p = tpath(rel), *d = dkms_strdup(p);
-
-	*strrchr(d, '/') = '\0';
-	cr_assert_eq(dkms_mkdir_p(d, 0755), 0, "%s", d);
-	cr_assert_eq(symlink(target, p), 0, "%s: %s", p, strerror(errno));
-	free(d);
-	free(p);
-}
-
-static void added(const char *m, const char *v)
-{
-	char *src = dkms_asprintf("usr/src/%s-%s/dkms.conf", m, v);
-	char *abs = dkms_asprintf("%s/usr/src/%s-%s", tmp, m, v);
-	char *lnk = dkms_asprintf("var/lib/dkms/%s/%s/source", m, v);
-
-	put(src, "PACKAGE_NAME=x\n");
-	link_to(abs, lnk);
-	free(src);
-	free(abs);
-	free(lnk);
-}
+TestSuite(status, .init = setup, .fini = fixture_teardown);
 
 static void built(const char *m, const char *v, const char *kver, const char *arch, const char *file,
 		  const char *bytes)

@@ -1,35 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* util.c: paths, files, atomic writes, processes, name validation. */
-#include <criterion/criterion.h>
+#include "fixture.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
-
-#include "internal.h"
-
-static char dir[] = "/tmp/dkms-test-util.XXXXXX";
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/dkms-test-util.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	fixture_setup("util", 0);
 }
 
-static void teardown(void)
-{
-	dkms_rm_rf(dir);
-}
-
-TestSuite(util, .init = setup, .fini = teardown);
-
-static char *at(const char *rel)
-{
-	return dkms_path_join(dir, rel);
-}
+TestSuite(util, .init = setup, .fini = fixture_teardown);
 
 Test(util, path_join)
 {
@@ -47,9 +27,9 @@ Test(util, path_join)
 
 Test(util, mkdir_p_and_rm_rf)
 {
-	char *deep = at("a/b/c/d");
-	char *top = at("a");
-	char *link = at("a/b/link");
+	char *deep = tpath("a/b/c/d");
+	char *top = tpath("a");
+	char *link = tpath("a/b/link");
 
 	cr_assert_eq(dkms_mkdir_p(deep, 0755), 0);
 	cr_assert(dkms_is_dir(deep));
@@ -66,7 +46,7 @@ Test(util, mkdir_p_and_rm_rf)
 
 Test(util, write_atomic_read_back)
 {
-	char *f = at("file");
+	char *f = tpath("file");
 	char *buf;
 	size_t len;
 	struct stat st;
@@ -82,7 +62,7 @@ Test(util, write_atomic_read_back)
 	char **names;
 	size_t n;
 
-	cr_assert_eq(dkms_list_dir(dir, &names, &n), 0);
+	cr_assert_eq(dkms_list_dir(tmp, &names, &n), 0);
 	cr_assert_eq(n, 1, "no temp file left behind");
 	dkms_strv_free(names, n);
 	free(f);
@@ -90,7 +70,7 @@ Test(util, write_atomic_read_back)
 
 Test(util, copy_and_compare)
 {
-	char *a = at("a"), *b = at("b"), *c = at("c");
+	char *a = tpath("a"), *b = tpath("b"), *c = tpath("c");
 
 	cr_assert_eq(dkms_write_file_atomic(a, "same", 4, 0644), 0);
 	cr_assert_eq(dkms_copy_file(a, b, 0644), 0);
@@ -105,8 +85,9 @@ Test(util, copy_and_compare)
 
 Test(util, copy_tree_keeps_links)
 {
-	char *src = at("src"), *sub = at("src/sub"), *f = at("src/sub/f"), *l = at("src/l"), *dst = at("dst");
-	char *df = at("dst/sub/f"), *dl = at("dst/l");
+	char *src = tpath("src"), *sub = tpath("src/sub"), *f = tpath("src/sub/f"), *l = tpath("src/l"),
+	     *dst = tpath("dst");
+	char *df = tpath("dst/sub/f"), *dl = tpath("dst/l");
 	char target[64];
 	ssize_t n;
 
@@ -131,7 +112,7 @@ Test(util, copy_tree_keeps_links)
 
 Test(util, symlink_atomic_replaces)
 {
-	char *l = at("link");
+	char *l = tpath("link");
 	char target[64];
 	ssize_t n;
 
@@ -170,16 +151,16 @@ Test(util, relpaths)
 
 Test(util, run_exit_status_and_log)
 {
-	char *log = at("log");
+	char *log = tpath("log");
 	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	char *buf;
 	const char *env[] = { "DKMS_TEST_VALUE=a b", NULL };
 
 	cr_assert_geq(fd, 0);
-	cr_assert_eq(dkms_run_shell("echo \"$DKMS_TEST_VALUE\"; pwd; exit 7", dir, env, fd), 7);
+	cr_assert_eq(dkms_run_shell("echo \"$DKMS_TEST_VALUE\"; pwd; exit 7", tmp, env, fd), 7);
 	close(fd);
 	cr_assert_eq(dkms_read_file(log, &buf, NULL), 0);
-	char *want = dkms_asprintf("a b\n%s\n", dir);
+	char *want = dkms_asprintf("a b\n%s\n", tmp);
 
 	cr_assert_str_eq(buf, want);
 	free(want);
