@@ -257,6 +257,12 @@ void dkms_ctx_set_log_fn(struct dkms_ctx *ctx, dkms_log_fn fn, void *data)
 	ctx->log_data = data;
 }
 
+void dkms_ctx_set_progress_fn(struct dkms_ctx *ctx, dkms_progress_fn fn, void *data)
+{
+	ctx->progress_fn = fn;
+	ctx->progress_data = data;
+}
+
 struct dkms_opts *dkms_ctx_opts(struct dkms_ctx *ctx)
 {
 	return &ctx->opts;

@@ -151,6 +151,21 @@ struct dkms_job_report {
 	const char *log_path; /* make.log of a failed build, or NULL */
 };
 
+/* Progress while a plan runs: a job started or ended, or a tick every half second while builds run. */
+enum dkms_progress_kind { DKMS_PROGRESS_START, DKMS_PROGRESS_END, DKMS_PROGRESS_TICK };
+
+struct dkms_progress {
+	enum dkms_progress_kind kind;
+	const struct dkms_job_report *job; /* START, END: the job */
+	double seconds;                    /* END: how long it took */
+	size_t n_done, n_total;
+	const struct dkms_job_report *const *running; /* the builds running now */
+	const double *running_seconds;                /* and for how long */
+	size_t n_running;
+};
+typedef void (*dkms_progress_fn)(void *data, const struct dkms_progress *p);
+void dkms_ctx_set_progress_fn(struct dkms_ctx *ctx, dkms_progress_fn fn, void *data);
+
 struct dkms_report;
 int dkms_plan_run(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_report **out);
 size_t dkms_report_n_jobs(const struct dkms_report *rep);

@@ -41,6 +41,8 @@ struct dkms_ctx {
 	struct dkms_opts opts;
 	dkms_log_fn log_fn;
 	void *log_data;
+	dkms_progress_fn progress_fn;
+	void *progress_data;
 	char err[2048];
 	struct dkms_conf_cache *conf_cache;
 };

@@ -27,6 +27,24 @@ struct dkms_report {
 	size_t n_failed;
 };
 
+/* Kernels opened during a run, each with a flag for depmod (job.c). */
+struct kernel_set {
+	struct dkms_kernel **k;
+	bool *touched;
+	size_t n;
+};
+int dkms_kernels_get(struct dkms_ctx *ctx, struct kernel_set *ks, const char *kver, const char *arch,
+		     struct dkms_kernel **out, size_t *idx);
+void dkms_kernels_free(struct kernel_set *ks);
+
+/* The steps of one job that run in the planning process (job.c). k is NULL for a job without kernel.
+ * begin does everything that needs no build and says whether a build is needed; after_build installs. */
+int dkms_job_begin(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_job *j, struct dkms_kernel *k,
+		   bool *touched, bool *needs_build, bool *skipped);
+int dkms_job_after_build(struct dkms_ctx *ctx, struct dkms_job *j, struct dkms_kernel *k, bool *touched);
+void dkms_job_finish(struct dkms_ctx *ctx, struct dkms_job *j, enum dkms_job_result res, int code,
+		     const char *msg);
+
 /* Append a job; returns its index. */
 size_t dkms_plan_add_job(struct dkms_plan *plan, enum dkms_action action, const char *m, const char *v,
 			 const char *kver, const char *arch);

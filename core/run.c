@@ -1,354 +1,461 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The runner: executes a plan's jobs in order, then one depmod per kernel touched. */
+/*
+ * The runner: executes a plan. Builds run in child processes, as many at a
+ * time as the jobserver gives slots, each one as soon as its BUILD_DEPENDS
+ * are installed; everything that touches the registry links or the install
+ * tree runs here, one step at a time (job.c). A failed job fails only its
+ * dependants. At the end, one depmod per kernel touched.
+ */
+#include "jobserver.h"
 #include "plan.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-/* Kernels opened during a run, each with a flag for depmod. */
-struct kernel_set {
-	struct dkms_kernel **k;
-	bool *touched;
-	size_t n;
+enum phase { PHASE_PENDING, PHASE_WAIT_SLOT, PHASE_BUILDING, PHASE_FINISHED };
+
+/* A child's messages: a record is a type byte, a priority byte, a 32-bit length and the payload. */
+enum { REC_LOG = 'L', REC_RESULT = 'R' };
+
+struct child {
+	size_t job;
+	pid_t pid;
+	int fd;
+	bool implicit;
+	double start;
+	char *buf;
+	size_t len, cap;
+	bool have_result;
+	int code;
+	char *log_path, *message;
 };
 
-static int kernel_get(struct dkms_ctx *ctx, struct kernel_set *ks, const char *kver, const char *arch,
-		      struct dkms_kernel **out, size_t *idx)
+struct runner {
+	struct dkms_ctx *ctx;
+	struct dkms_plan *plan;
+	struct kernel_set ks;
+	struct dkms_jobserver js;
+	enum phase *phase;
+	struct dkms_kernel **kernel; /* per job, borrowed from ks */
+	size_t *kidx;
+	double *start;
+	struct child *run;
+	size_t n_run;
+	size_t n_done;
+	int first_fail, first_skip;
+	size_t n_failed;
+	double last_tick;
+};
+
+static double now(void)
 {
-	for (size_t i = 0; i < ks->n; i++) {
-		if (!strcmp(ks->k[i]->version, kver) && !strcmp(ks->k[i]->arch, arch)) {
-			*out = ks->k[i];
-			*idx = i;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress(struct runner *r, enum dkms_progress_kind kind, struct dkms_job *j, double seconds)
+{
+	struct dkms_ctx *ctx = r->ctx;
+	const struct dkms_job_report *running[64];
+	double running_s[64];
+	size_t n = 0;
+	double t = now();
+
+	if (!ctx->progress_fn)
+		return;
+	for (size_t i = 0; i < r->n_run && n < DKMS_ARRAY_SIZE(running); i++, n++) {
+		running[n] = &r->plan->jobs[r->run[i].job].rep;
+		running_s[n] = t - r->run[i].start;
+	}
+	struct dkms_progress p = {
+		.kind = kind,
+		.job = j ? &j->rep : NULL,
+		.seconds = seconds,
+		.n_done = r->n_done,
+		.n_total = r->plan->n_jobs,
+		.running = running,
+		.running_seconds = running_s,
+		.n_running = n,
+	};
+
+	ctx->progress_fn(ctx->progress_data, &p);
+}
+
+static void finish(struct runner *r, size_t i, int code, bool skipped)
+{
+	struct dkms_job *j = &r->plan->jobs[i];
+
+	if (code == DKMS_E_EXCLUDED) {
+		dkms_job_finish(r->ctx, j, DKMS_JOB_SKIPPED, code, r->ctx->err);
+		if (!r->first_skip)
+			r->first_skip = code;
+	} else if (code) {
+		dkms_job_finish(r->ctx, j, DKMS_JOB_FAILED, code, r->ctx->err);
+		r->n_failed++;
+		if (!r->first_fail)
+			r->first_fail = code;
+	} else {
+		dkms_job_finish(r->ctx, j, skipped ? DKMS_JOB_SKIPPED : DKMS_JOB_DONE, 0, NULL);
+	}
+	r->phase[i] = PHASE_FINISHED;
+	r->n_done++;
+	progress(r, DKMS_PROGRESS_END, j, now() - r->start[i]);
+}
+
+/* 1: all dependencies done; 0: some still to come; -1: one failed (the error is recorded). */
+static int deps_state(struct runner *r, size_t i)
+{
+	struct dkms_job *j = &r->plan->jobs[i];
+
+	for (size_t d = 0; d < j->n_deps; d++) {
+		size_t di = j->deps[d];
+		struct dkms_job *dep = &r->plan->jobs[di];
+
+		if (r->phase[di] != PHASE_FINISHED)
 			return 0;
+		if (dep->rep.result != DKMS_JOB_DONE) {
+			dkms_err_set(r->ctx, DKMS_E_DEPENDS,
+				     "%s/%s was not built for kernel %s (%s): its BUILD_DEPENDS %s/%s did "
+				     "not install",
+				     j->module, j->version, j->kver, j->arch, dep->module, dep->version);
+			return -1;
 		}
 	}
-	struct dkms_kernel *k;
-	int r = dkms_kernel_open(ctx, kver, arch, &k);
+	return 1;
+}
 
-	if (r)
-		return r;
-	ks->k = realloc(ks->k, (ks->n + 1) * sizeof(*ks->k));
-	ks->touched = realloc(ks->touched, (ks->n + 1) * sizeof(*ks->touched));
-	if (!ks->k || !ks->touched)
+static void begin(struct runner *r, size_t i)
+{
+	struct dkms_job *j = &r->plan->jobs[i];
+	bool touched = false, needs_build = false, skipped = false;
+	int code;
+
+	j->rep.module = j->module;
+	j->rep.version = j->version;
+	j->rep.kver = j->kver;
+	j->rep.arch = j->arch;
+	j->rep.action = j->action;
+	r->start[i] = now();
+	r->ctx->err[0] = '\0';
+	progress(r, DKMS_PROGRESS_START, j, 0);
+	if (deps_state(r, i) < 0) {
+		finish(r, i, DKMS_E_DEPENDS, false);
+		return;
+	}
+	code = j->kver ? dkms_kernels_get(r->ctx, &r->ks, j->kver, j->arch, &r->kernel[i], &r->kidx[i]) : 0;
+	if (!code)
+		code = dkms_job_begin(r->ctx, r->plan, j, r->kernel[i], &touched, &needs_build, &skipped);
+	if (touched)
+		r->ks.touched[r->kidx[i]] = true;
+	if (!code && needs_build) {
+		r->phase[i] = PHASE_WAIT_SLOT;
+		return;
+	}
+	finish(r, i, code, skipped);
+}
+
+/* ---- the build child ---- */
+
+static void rec_write(int fd, char type, int prio, const char *a, size_t alen)
+{
+	unsigned char head[6] = { (unsigned char)type, (unsigned char)prio };
+	uint32_t len = (uint32_t)alen;
+
+	memcpy(head + 2, &len, sizeof(len));
+	if (write(fd, head, sizeof(head)) != (ssize_t)sizeof(head) || write(fd, a, alen) != (ssize_t)alen)
+		_exit(DKMS_E_FAIL);
+}
+
+static void child_log(void *data, enum dkms_log_prio prio, const char *msg)
+{
+	rec_write(*(int *)data, REC_LOG, (int)prio, msg, strlen(msg));
+}
+
+static _Noreturn void child_main(struct runner *r, size_t i, int fd)
+{
+	struct dkms_job *j = &r->plan->jobs[i];
+	struct dkms_ctx *ctx = r->ctx;
+	char *log_path = NULL, *rec;
+	size_t len;
+	int code;
+
+	setenv("MAKEFLAGS", r->js.makeflags, 1);
+	ctx->log_fn = child_log;
+	ctx->log_data = &fd;
+	ctx->progress_fn = NULL;
+	ctx->err[0] = '\0';
+	code = dkms_build(ctx, j->module, j->version, r->kernel[i], &log_path);
+	len = (size_t)snprintf(NULL, 0, "%d", code) + 1 + (log_path ? strlen(log_path) : 0) + 1 +
+	      strlen(ctx->err) + 1;
+	rec = malloc(len);
+	if (!rec)
+		_exit(DKMS_E_FAIL);
+	int n = sprintf(rec, "%d", code) + 1;
+
+	n += sprintf(rec + n, "%s", log_path ? log_path : "") + 1;
+	sprintf(rec + n, "%s", ctx->err);
+	rec_write(fd, REC_RESULT, 0, rec, len);
+	_exit(0);
+}
+
+static int start_build(struct runner *r, size_t i, bool implicit)
+{
+	struct dkms_job *j = &r->plan->jobs[i];
+	struct child *c;
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	dkms_log(r->ctx, DKMS_LOG_INFO, "Building module %s/%s for kernel %s (%s)", j->module, j->version,
+		 j->kver, j->arch);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int e = -errno;
+
+		close(fds[0]);
+		close(fds[1]);
+		return e;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		child_main(r, i, fds[1]);
+	}
+	close(fds[1]);
+	r->run = realloc(r->run, (r->n_run + 1) * sizeof(*r->run));
+	if (!r->run)
 		abort();
-	ks->k[ks->n] = k;
-	ks->touched[ks->n] = false;
-	*idx = ks->n++;
-	*out = k;
+	c = &r->run[r->n_run++];
+	memset(c, 0, sizeof(*c));
+	c->job = i;
+	c->pid = pid;
+	c->fd = fds[0];
+	c->implicit = implicit;
+	c->start = now();
+	r->phase[i] = PHASE_BUILDING;
 	return 0;
 }
 
-static void kernel_set_free(struct kernel_set *ks)
+/* Complete records in the child's buffer: relay its log lines, keep its result. */
+static void child_parse(struct runner *r, struct child *c)
 {
-	for (size_t i = 0; i < ks->n; i++)
-		dkms_kernel_free(ks->k[i]);
-	free(ks->k);
-	free(ks->touched);
-}
+	size_t off = 0;
 
-static void job_finish(struct dkms_ctx *ctx, struct dkms_job *j, enum dkms_job_result res, int code,
-		       const char *msg)
-{
-	j->rep.result = res;
-	j->rep.code = code;
-	if (msg && *msg) {
-		free(j->message);
-		j->message = dkms_strdup(msg);
-	}
-	j->rep.message = j->message;
-	j->rep.log_path = j->log_path;
-	if (res == DKMS_JOB_FAILED)
-		dkms_log(ctx, DKMS_LOG_ERR, "%s", msg);
-	else if (res == DKMS_JOB_SKIPPED && msg && *msg)
-		dkms_log(ctx, DKMS_LOG_WARN, "%s", msg);
-}
+	while (c->len - off >= 6) {
+		uint32_t len;
 
-/* `build` adds a module whose sources sit in the source tree. */
-static int ensure_added(struct dkms_ctx *ctx, const char *m, const char *v)
-{
-	char *src;
-	int r;
-
-	if (dkms_tree_is_added(ctx, m, v))
-		return 0;
-	src = dkms_asprintf("%s/%s-%s", ctx->source_tree, m, v);
-	if (!dkms_is_dir(src)) {
-		r = dkms_err_set(ctx, DKMS_E_USAGE,
-				 "%s/%s is not in the DKMS tree and %s does not exist; install its sources "
-				 "there first",
-				 m, v, src);
-	} else {
-		r = dkms_module_add(ctx, src, NULL, NULL);
-	}
-	free(src);
-	return r;
-}
-
-static int do_build(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_job *j, struct dkms_kernel *k,
-		    bool *skipped)
-{
-	int r = ensure_added(ctx, j->module, j->version);
-
-	*skipped = false;
-	if (r)
-		return r;
-	if (dkms_tree_is_built(ctx, j->module, j->version, k->version, k->arch) && !ctx->opts.force) {
-		if (plan->explicit_build) {
-			dkms_log(ctx, DKMS_LOG_INFO,
-				 "Module %s/%s already built for kernel %s (%s), skip. You may override by "
-				 "specifying --force.",
-				 j->module, j->version, k->version, k->arch);
-			*skipped = true;
-		}
-		return 0;
-	}
-	dkms_log(ctx, DKMS_LOG_INFO, "Building module %s/%s for kernel %s (%s)", j->module, j->version,
-		 k->version, k->arch);
-	free(j->log_path);
-	j->log_path = NULL;
-	return dkms_build(ctx, j->module, j->version, k, &j->log_path);
-}
-
-static int do_install(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_job *j, struct dkms_kernel *k,
-		      bool *changed)
-{
-	char *cur = dkms_tree_installed_version(ctx, j->module, k->version, k->arch);
-	bool same = cur && !strcmp(cur, j->version);
-	bool skipped;
-	int r;
-
-	free(cur);
-	*changed = false;
-	if (same && dkms_tree_is_built(ctx, j->module, j->version, k->version, k->arch) && !ctx->opts.force) {
-		dkms_log(ctx, DKMS_LOG_INFO,
-			 "Module %s/%s already installed on kernel %s (%s), skip. You may override by "
-			 "specifying "
-			 "--force.",
-			 j->module, j->version, k->version, k->arch);
-		return 0;
-	}
-	r = do_build(ctx, plan, j, k, &skipped);
-	if (r)
-		return r;
-	dkms_log(ctx, DKMS_LOG_INFO, "Installing module %s/%s for kernel %s (%s)", j->module, j->version,
-		 k->version, k->arch);
-	r = dkms_install(ctx, j->module, j->version, k);
-	*changed = r == 0;
-	return r;
-}
-
-static int do_uninstall(struct dkms_ctx *ctx, struct dkms_job *j, struct dkms_kernel *k, bool *changed)
-{
-	char *cur = dkms_tree_installed_version(ctx, j->module, k->version, k->arch);
-	bool installed = cur && !strcmp(cur, j->version);
-	int r = 0;
-
-	free(cur);
-	*changed = false;
-	if (!installed) {
-		if (j->action == DKMS_ACTION_UNINSTALL)
-			dkms_log(ctx, DKMS_LOG_INFO,
-				 "Module %s/%s is not installed for kernel %s (%s). Skipping...", j->module,
-				 j->version, k->version, k->arch);
-		return 0;
-	}
-	dkms_log(ctx, DKMS_LOG_INFO, "Uninstalling module %s/%s from kernel %s (%s)", j->module, j->version,
-		 k->version, k->arch);
-	r = dkms_uninstall(ctx, j->module, j->version, k);
-	*changed = r == 0;
-	return r;
-}
-
-/* Failed builds keep their job dir for inspection: <dkms_tree>/.build/<kver>/<arch>/<m>/<v>. */
-static void forget_job_dirs(struct dkms_ctx *ctx, const char *m, const char *v)
-{
-	char *top = dkms_path_join(ctx->dkms_tree, ".build");
-	char **kv = NULL;
-	size_t n_kv = 0;
-
-	if (dkms_list_dir(top, &kv, &n_kv) == 0) {
-		for (size_t i = 0; i < n_kv; i++) {
-			char *kdir = dkms_path_join(top, kv[i]);
-			char **ar = NULL;
-			size_t n_ar = 0;
-
-			if (dkms_list_dir(kdir, &ar, &n_ar) == 0) {
-				for (size_t a = 0; a < n_ar; a++) {
-					char *job = dkms_asprintf("%s/%s/%s/%s", kdir, ar[a], m, v);
-					char *mdir = dkms_asprintf("%s/%s/%s", kdir, ar[a], m);
-
-					char *adir = dkms_path_join(kdir, ar[a]);
-
-					dkms_rm_rf(job);
-					/* and the parents that are now empty */
-					rmdir(mdir);
-					rmdir(adir);
-					free(job);
-					free(mdir);
-					free(adir);
-				}
-			}
-			rmdir(kdir);
-			dkms_strv_free(ar, n_ar);
-			free(kdir);
-		}
-	}
-	rmdir(top);
-	dkms_strv_free(kv, n_kv);
-	free(top);
-}
-
-/* POST_REMOVE, with the conf read for the running kernel as dkms does. */
-static void run_post_remove(struct dkms_ctx *ctx, const char *m, const char *v)
-{
-	struct dkms_kernel *k = NULL;
-	const struct dkms_conf *conf;
-
-	if (!dkms_tree_is_added(ctx, m, v) || dkms_kernel_open(ctx, ctx->running_kernel, NULL, &k))
-		return;
-	if (dkms_conf_for(ctx, m, v, k, NULL, &conf) == 0)
-		dkms_module_run_script(ctx, m, v, "post_remove", conf->post_remove);
-	dkms_kernel_free(k);
-}
-
-/* Forget m/v once no kernel is built for it. */
-static int maybe_forget(struct dkms_ctx *ctx, const char *m, const char *v)
-{
-	char **kv = NULL, **ar = NULL;
-	size_t n = 0;
-
-	char *vdir = dkms_asprintf("%s/%s/%s", ctx->dkms_tree, m, v);
-	bool present = dkms_exists(vdir);
-
-	free(vdir);
-	if (!present)
-		return 0;
-	if (dkms_tree_list_built(ctx, m, v, &kv, &ar, &n) == 0 && n) {
-		dkms_strv_free(kv, n);
-		dkms_strv_free(ar, n);
-		return 0;
-	}
-	run_post_remove(ctx, m, v);
-	dkms_log(ctx, DKMS_LOG_INFO, "Deleting module %s/%s completely from the DKMS tree.", m, v);
-	forget_job_dirs(ctx, m, v);
-	return dkms_tree_forget(ctx, m, v);
-}
-
-static int run_job(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_job *j, struct kernel_set *ks,
-		   bool *skipped)
-{
-	struct dkms_kernel *k = NULL;
-	bool changed = false;
-	size_t ki = 0;
-	int r;
-
-	*skipped = false;
-	if (!j->kver)
-		return maybe_forget(ctx, j->module, j->version);
-	r = kernel_get(ctx, ks, j->kver, j->arch, &k, &ki);
-	if (r)
-		return r;
-	switch (j->action) {
-	case DKMS_ACTION_BUILD:
-		r = do_build(ctx, plan, j, k, skipped);
-		break;
-	case DKMS_ACTION_INSTALL:
-		r = do_install(ctx, plan, j, k, &changed);
-		break;
-	case DKMS_ACTION_UNINSTALL:
-		r = do_uninstall(ctx, j, k, &changed);
-		break;
-	case DKMS_ACTION_UNBUILD:
-	case DKMS_ACTION_REMOVE: {
-		r = do_uninstall(ctx, j, k, &changed);
-		if (r)
+		memcpy(&len, c->buf + off + 2, sizeof(len));
+		if (c->len - off - 6 < len)
 			break;
-		char *kdir = dkms_tree_kdir(ctx, j->module, j->version, k->version, k->arch);
-		bool built = dkms_exists(kdir);
+		char type = c->buf[off];
+		int prio = (unsigned char)c->buf[off + 1];
+		char *p = malloc((size_t)len + 1);
 
-		free(kdir);
-		if (built)
-			r = dkms_tree_remove_built(ctx, j->module, j->version, k->version, k->arch);
-		else
-			dkms_log(ctx, DKMS_LOG_INFO,
-				 "Module %s/%s is not built for kernel %s (%s). Skipping...", j->module,
-				 j->version, k->version, k->arch);
-		if (!r && j->action == DKMS_ACTION_REMOVE)
-			r = maybe_forget(ctx, j->module, j->version);
-		break;
+		if (!p)
+			abort();
+		memcpy(p, c->buf + off + 6, len);
+		p[len] = '\0';
+
+		if (type == REC_LOG && r->ctx->log_fn) {
+			r->ctx->log_fn(r->ctx->log_data, (enum dkms_log_prio)prio, p);
+		} else if (type == REC_RESULT) {
+			/* "code\0log_path\0message" */
+			char *logp = p + strlen(p) + 1;
+			char *msg = logp < p + len ? logp + strlen(logp) + 1 : p + len;
+
+			c->have_result = true;
+			c->code = atoi(p);
+			c->log_path = logp < p + len && *logp ? dkms_strdup(logp) : NULL;
+			c->message = msg < p + len ? dkms_strdup(msg) : NULL;
+		}
+		free(p);
+		off += 6 + len;
 	}
-	}
-	if (changed)
-		ks->touched[ki] = true;
-	return r;
+	memmove(c->buf, c->buf + off, c->len - off);
+	c->len -= off;
 }
 
-static bool deps_ok(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_job *j)
+/* The child closed its end: reap it, then install what it built. */
+static void child_done(struct runner *r, size_t ci)
 {
-	for (size_t d = 0; d < j->n_deps; d++) {
-		struct dkms_job *dep = &plan->jobs[j->deps[d]];
+	struct child c = r->run[ci];
+	struct dkms_job *j = &r->plan->jobs[c.job];
+	bool touched = false;
+	int status = 0, code;
 
-		if (dep->rep.result != DKMS_JOB_DONE) {
-			dkms_err_set(ctx, DKMS_E_DEPENDS,
-				     "%s/%s was not built for kernel %s (%s): its BUILD_DEPENDS %s/%s failed",
-				     j->module, j->version, j->kver, j->arch, dep->module, dep->version);
-			return false;
+	while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(c.fd);
+	r->run[ci] = r->run[--r->n_run];
+	dkms_jobserver_release(&r->js, c.implicit);
+	if (c.have_result) {
+		code = c.code;
+		snprintf(r->ctx->err, sizeof(r->ctx->err), "%s", c.message ? c.message : "");
+	} else {
+		code = dkms_err_set(r->ctx, DKMS_E_FAIL, "the build of %s/%s for kernel %s (%s) died (%s %d)",
+				    j->module, j->version, j->kver, j->arch,
+				    WIFSIGNALED(status) ? "signal" : "exit status",
+				    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	}
+	free(j->log_path);
+	j->log_path = c.log_path;
+	if (!code) {
+		dkms_log(r->ctx, DKMS_LOG_DEBUG, "Built %s/%s for kernel %s in %.1f s", j->module, j->version,
+			 j->kver, now() - c.start);
+		code = dkms_job_after_build(r->ctx, j, r->kernel[c.job], &touched);
+	}
+	if (touched)
+		r->ks.touched[r->kidx[c.job]] = true;
+	finish(r, c.job, code, false);
+	free(c.buf);
+	free(c.message);
+}
+
+/* Wait for output of the running builds, at most until the next progress tick. */
+static void wait_children(struct runner *r)
+{
+	struct pollfd *pfd = calloc(r->n_run, sizeof(*pfd));
+
+	if (!pfd)
+		abort();
+	for (size_t i = 0; i < r->n_run; i++) {
+		pfd[i].fd = r->run[i].fd;
+		pfd[i].events = POLLIN;
+	}
+	int n = poll(pfd, r->n_run, 500);
+
+	for (size_t i = r->n_run; n > 0 && i-- > 0;) {
+		struct child *c = &r->run[i];
+
+		if (!pfd[i].revents)
+			continue;
+		if (c->cap - c->len < 4096) {
+			c->cap = c->cap ? c->cap * 2 : 8192;
+			c->buf = realloc(c->buf, c->cap);
+			if (!c->buf)
+				abort();
+		}
+		ssize_t got = read(c->fd, c->buf + c->len, c->cap - c->len);
+
+		if (got > 0) {
+			c->len += (size_t)got;
+			child_parse(r, c);
+		} else if (got == 0 || errno != EINTR) {
+			child_done(r, i);
 		}
 	}
-	return true;
+	free(pfd);
+	if (r->n_run && now() - r->last_tick >= 0.5) {
+		r->last_tick = now();
+		progress(r, DKMS_PROGRESS_TICK, NULL, 0);
+	}
+}
+
+/* Start what can start: jobs whose dependencies are done, builds that get a slot. */
+static bool schedule(struct runner *r)
+{
+	bool moved = false;
+
+	for (size_t i = 0; i < r->plan->n_jobs; i++) {
+		if (r->phase[i] == PHASE_PENDING && deps_state(r, i) != 0) {
+			begin(r, i);
+			moved = true;
+		}
+	}
+	for (size_t i = 0; i < r->plan->n_jobs; i++) {
+		bool implicit;
+
+		if (r->phase[i] != PHASE_WAIT_SLOT)
+			continue;
+		if (!dkms_jobserver_acquire(&r->js, &implicit))
+			break;
+		int e = start_build(r, i, implicit);
+
+		if (e) {
+			dkms_jobserver_release(&r->js, implicit);
+			dkms_err_set(r->ctx, DKMS_E_FAIL, "cannot start the build of %s/%s: %s",
+				     r->plan->jobs[i].module, r->plan->jobs[i].version, strerror(-e));
+			finish(r, i, DKMS_E_FAIL, false);
+		}
+		moved = true;
+	}
+	return moved;
 }
 
 int dkms_plan_run(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_report **out)
 {
 	struct dkms_report *rep = calloc(1, sizeof(*rep));
-	struct kernel_set ks = { 0 };
-	int first_fail = 0, first_skip = 0;
+	struct runner r = { .ctx = ctx, .plan = plan };
+	size_t n = plan->n_jobs;
+	int e;
 
 	if (!rep)
 		return DKMS_E_FAIL;
 	rep->plan = plan;
-	for (size_t i = 0; i < plan->n_jobs; i++) {
-		struct dkms_job *j = &plan->jobs[i];
-		bool skipped = false;
-		int r;
-
-		j->rep.module = j->module;
-		j->rep.version = j->version;
-		j->rep.kver = j->kver;
-		j->rep.arch = j->arch;
-		j->rep.action = j->action;
-		ctx->err[0] = '\0';
-		r = deps_ok(ctx, plan, j) ? run_job(ctx, plan, j, &ks, &skipped) : DKMS_E_DEPENDS;
-		if (r == DKMS_E_EXCLUDED) {
-			job_finish(ctx, j, DKMS_JOB_SKIPPED, r, ctx->err);
-			if (!first_skip)
-				first_skip = r;
-		} else if (r) {
-			job_finish(ctx, j, DKMS_JOB_FAILED, r, ctx->err);
-			rep->n_failed++;
-			if (!first_fail)
-				first_fail = r;
-		} else {
-			job_finish(ctx, j, skipped ? DKMS_JOB_SKIPPED : DKMS_JOB_DONE, 0, NULL);
-		}
+	e = dkms_jobserver_init(&r.js, dkms_jobs(ctx));
+	if (e) {
+		free(rep);
+		return dkms_err_set(ctx, DKMS_E_FAIL, "cannot set up the make jobserver: %s", strerror(-e));
 	}
-	for (size_t i = 0; i < ks.n; i++) {
-		if (!ks.touched[i])
+	r.phase = calloc(n + 1, sizeof(*r.phase));
+	r.kernel = calloc(n + 1, sizeof(*r.kernel));
+	r.kidx = calloc(n + 1, sizeof(*r.kidx));
+	r.start = calloc(n + 1, sizeof(*r.start));
+	if (!r.phase || !r.kernel || !r.kidx || !r.start)
+		abort();
+	r.last_tick = now();
+	while (r.n_done < n) {
+		while (schedule(&r))
+			;
+		if (!r.n_run && r.n_done < n) {
+			/* nothing runs and nothing can start: cannot happen with acyclic deps; fail the rest */
+			for (size_t i = 0; i < n; i++) {
+				if (r.phase[i] == PHASE_FINISHED)
+					continue;
+				dkms_err_set(ctx, DKMS_E_DEPENDS,
+					     "%s/%s: its BUILD_DEPENDS never became ready",
+					     plan->jobs[i].module, plan->jobs[i].version);
+				finish(&r, i, DKMS_E_DEPENDS, false);
+			}
+			break;
+		}
+		if (r.n_run)
+			wait_children(&r);
+	}
+	for (size_t i = 0; i < r.ks.n; i++) {
+		if (!r.ks.touched[i])
 			continue;
-		int r = dkms_depmod(ctx, ks.k[i]);
+		int d = dkms_depmod(ctx, r.ks.k[i]);
 
-		if (r) {
+		if (d) {
 			dkms_log(ctx, DKMS_LOG_ERR, "%s", ctx->err);
-			if (!first_fail)
-				first_fail = r;
+			if (!r.first_fail)
+				r.first_fail = d;
 		}
 	}
-	kernel_set_free(&ks);
+	rep->n_failed = r.n_failed;
+	dkms_kernels_free(&r.ks);
+	dkms_jobserver_free(&r.js);
+	free(r.phase);
+	free(r.kernel);
+	free(r.kidx);
+	free(r.start);
+	free(r.run);
 	*out = rep;
-	if (first_fail)
-		return plan->autoinstall ? DKMS_E_AUTOINSTALL : first_fail;
-	return plan->autoinstall ? 0 : first_skip;
+	if (r.first_fail)
+		return plan->autoinstall ? DKMS_E_AUTOINSTALL : r.first_fail;
+	return plan->autoinstall ? 0 : r.first_skip;
 }
 
 size_t dkms_report_n_jobs(const struct dkms_report *rep)

@@ -2,12 +2,14 @@
 /* dkms: the command line, a drop-in for dkms 3.x, on top of libdkms. */
 #include "config.h"
 #include "dkms.h"
+#include "output.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -59,7 +61,7 @@ struct args {
 	struct dkms_paths paths;
 	struct dkms_opts opts;
 	bool opts_jobs_set;
-	bool all, quiet, dry_run;
+	bool all, quiet, dry_run, json;
 };
 
 static void usage(FILE *out)
@@ -102,6 +104,7 @@ static void usage(FILE *out)
 	      "  --no-depmod           do not run depmod\n"
 	      "  -j N                  parallel make jobs (default: number of CPUs)\n"
 	      "  --dry-run             print the plan and do nothing\n"
+	      "  --json                status: print a JSON array\n"
 	      "  -q, --quiet           print errors only\n"
 	      "  --verbose             print more\n"
 	      "  -V, --version         print the version\n"
@@ -115,6 +118,7 @@ static void usage(FILE *out)
 }
 
 static bool quiet;
+static bool verbose_rss; /* DKMS_REPORT_RSS=1: print the peak RSS (for bench/) */
 
 /* A directory holding dkms.conf. */
 static bool is_source_dir(const char *arg)
@@ -140,26 +144,6 @@ static bool is_conf_file(const char *arg)
 static bool is_source_arg(const char *arg)
 {
 	return is_source_dir(arg) || is_conf_file(arg);
-}
-
-static void log_to_terminal(void *data, enum dkms_log_prio prio, const char *msg)
-{
-	(void)data;
-	switch (prio) {
-	case DKMS_LOG_ERR:
-		fprintf(stderr, "Error! %s\n", msg);
-		break;
-	case DKMS_LOG_WARN:
-		if (!quiet)
-			fprintf(stderr, "Warning: %s\n", msg);
-		break;
-	default:
-		if (!quiet) {
-			fprintf(stdout, "%s\n", msg);
-			fflush(stdout);
-		}
-		break;
-	}
 }
 
 __attribute__((format(printf, 1, 2))) static int die_usage(const char *fmt, ...)
@@ -298,6 +282,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->opts.no_depmod = true;
 		} else if (!strcmp(arg, "--dry-run")) {
 			a->dry_run = true;
+		} else if (!strcmp(arg, "--json")) {
+			a->json = true;
 		} else if (!strcmp(arg, "--symlink-modules") || !strcmp(arg, "--modprobe-on-install") ||
 			   !strcmp(arg, "--no-initrd") || !strcmp(arg, "--no-clean-kernel") ||
 			   !strcmp(arg, "--no-prepare-kernel") || !strcmp(arg, "--rpm_safe_upgrade") ||
@@ -371,28 +357,6 @@ static int make_kernels(struct args *a, bool default_running, struct dkms_kref *
 	return 0;
 }
 
-static int print_status(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kref *k,
-			size_t nk)
-{
-	struct dkms_status_filter f = { .module = m, .version = v, .kernels = k, .n_kernels = nk };
-	struct dkms_status *st;
-	size_t n;
-	int r = dkms_status_list(ctx, &f, &st, &n);
-
-	if (r) {
-		fprintf(stderr, "Error! %s\n", dkms_ctx_error(ctx));
-		return r;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char *line = dkms_status_format(&st[i]);
-
-		puts(line);
-		free(line);
-	}
-	dkms_status_list_free(st, n);
-	return 0;
-}
-
 static int run_plan(struct dkms_ctx *ctx, struct dkms_plan *plan, bool dry_run)
 {
 	struct dkms_report *rep = NULL;
@@ -404,17 +368,29 @@ static int run_plan(struct dkms_ctx *ctx, struct dkms_plan *plan, bool dry_run)
 		return 0;
 	}
 	r = dkms_plan_run(ctx, plan, &rep);
+	out_finish();
 	if (rep && dkms_report_n_failed(rep) > 1 && !quiet) {
+		/* a summary at the end: the errors scrolled by among the other jobs' lines */
 		fprintf(stderr, "dkms: %zu of %zu jobs failed:\n", dkms_report_n_failed(rep),
 			dkms_report_n_jobs(rep));
 		for (size_t i = 0; i < dkms_report_n_jobs(rep); i++) {
 			const struct dkms_job_report *j = dkms_report_job(rep, i);
 
-			if (j->result == DKMS_JOB_FAILED)
-				fprintf(stderr, "  %s/%s, %s, %s: %s%s%s\n", j->module, j->version,
-					j->kver ? j->kver : "-", j->arch ? j->arch : "-",
-					j->log_path ? "see " : "failed", j->log_path ? j->log_path : "", "");
+			if (j->result != DKMS_JOB_FAILED)
+				continue;
+			fprintf(stderr, "  %s/%s, %s, %s: ", j->module, j->version, j->kver ? j->kver : "-",
+				j->arch ? j->arch : "-");
+			if (j->log_path)
+				fprintf(stderr, "see %s\n", j->log_path);
+			else
+				fprintf(stderr, "%s\n", j->message ? j->message : "failed");
 		}
+	}
+	if (verbose_rss) {
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
+		fprintf(stderr, "dkms: peak RSS of this process: %ld KiB\n", ru.ru_maxrss);
 	}
 	dkms_report_free(rep);
 	dkms_plan_free(plan);
@@ -525,6 +501,7 @@ int main(int argc, char **argv)
 	if (r)
 		return r;
 	quiet = a.quiet;
+	verbose_rss = getenv("DKMS_REPORT_RSS") != NULL;
 	if (a.cmd == CMD_NONE) {
 		usage(stderr);
 		return DKMS_E_USAGE;
@@ -535,7 +512,7 @@ int main(int argc, char **argv)
 	r = dkms_ctx_new(&a.paths, &ctx);
 	if (r)
 		fprintf(stderr, "Warning: %s\n", dkms_ctx_error(ctx));
-	dkms_ctx_set_log_fn(ctx, log_to_terminal, NULL);
+	out_init(ctx, a.quiet);
 	{
 		struct dkms_opts *o = dkms_ctx_opts(ctx);
 		int jobs = o->jobs;
@@ -615,7 +592,12 @@ int main(int argc, char **argv)
 			r = DKMS_E_USAGE;
 			break;
 		}
-		r = print_status(ctx, name, a.version ? a.version : version, k, nk);
+		struct dkms_status_filter f = { .module = name,
+						.version = a.version ? a.version : version,
+						.kernels = k,
+						.n_kernels = nk };
+
+		r = out_status(ctx, &f, a.json);
 		free(name);
 		free(version);
 		break;
