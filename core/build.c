@@ -4,9 +4,9 @@
  * <dkms_tree>/.build/<kver>/<arch>/<m>/<v>/build, a "job tree" that dkms.conf
  * sees as its dkms_tree. The modules are then stripped, signed and
  * compressed into a staging directory renamed into <m>/<v>/<kver>/<arch>, so
- * the registry shows a build complete or not at all.
+ * the registry shows a build complete or not at all (stage.c).
  */
-#include "internal.h"
+#include "build.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,111 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-struct build {
-	struct dkms_ctx *ctx;
-	const char *m, *v;
-	const struct dkms_kernel *k;
-	const struct dkms_conf *conf;
-	char *src;	/* real path of <dkms_tree>/<m>/<v>/source */
-	char *job_tree; /* <dkms_tree>/.build/<kver>/<arch> */
-	char *jmv;	/* <job_tree>/<m>/<v> */
-	char *dir;	/* <jmv>/build */
-	char *log;	/* <dir>/make.log */
-	int log_fd;
-	char *kdir;  /* <dkms_tree>/<m>/<v>/<kver>/<arch> */
-	char *stage; /* <dkms_tree>/<m>/<v>/<kver>/.<arch>.tmp-<pid> */
-};
-
-/* ---- dkms.conf scripts ---- */
-
-/* Split on blanks, the way bash splits an unquoted $run. */
-static void script_split(const char *s, char ***v, size_t *n)
-{
-	while (*s) {
-		size_t len;
-		char *w;
-
-		s += strspn(s, " \t\n");
-		len = strcspn(s, " \t\n");
-		if (!len)
-			break;
-		w = dkms_asprintf("%.*s", (int)len, s);
-		dkms_strv_push(v, n, w);
-		free(w);
-		s += len;
-	}
-}
-
-/* Hand what a command wrote to fd (at most 64 KiB of it) to the log, line by line. */
-static void script_log_output(struct dkms_ctx *ctx, int fd, const char *what)
-{
-	size_t cap = 65536, have = 0;
-	char *buf = malloc(cap + 1), *line, *nl;
-	ssize_t n;
-
-	if (!buf || lseek(fd, 0, SEEK_SET) < 0) {
-		free(buf);
-		return;
-	}
-	while (have < cap && ((n = read(fd, buf + have, cap - have)) > 0 || (n < 0 && errno == EINTR)))
-		have += n > 0 ? (size_t)n : 0;
-	buf[have] = '\0';
-	for (line = buf; *line; line = nl + 1) {
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		dkms_log(ctx, DKMS_LOG_INFO, "%s: %s", what, line);
-		if (!nl)
-			break;
-	}
-	free(buf);
-}
-
-int dkms_script_run(struct dkms_ctx *ctx, const char *what, const char *dir, const char *script, int log_fd)
-{
-	char **argv = NULL;
-	size_t argc = 0;
-	char *path;
-	int fd = log_fd, st;
-
-	if (!script || !*script)
-		return 0;
-	script_split(script, &argv, &argc);
-	if (!argc)
-		return 0;
-	path = dkms_path_join(dir, argv[0]);
-	if (!dkms_is_file(path) || access(path, X_OK) < 0) {
-		dkms_log(ctx, DKMS_LOG_WARN, "the %s script %s is not executable: not run", what, path);
-		free(path);
-		dkms_strv_free(argv, argc);
-		return 0;
-	}
-	free(argv[0]);
-	argv[0] = path; /* argv stays NULL-terminated (dkms_strv_push) */
-	if (log_fd < 0)
-		fd = memfd_create("dkms-script", MFD_CLOEXEC);
-	else
-		dprintf(log_fd, "Running the %s script: %s\n", what, script);
-	dkms_log(ctx, DKMS_LOG_INFO, "running the %s script %s", what, script);
-	{
-		struct dkms_cmd cmd = {
-			.argv = (const char *const *)argv, .cwd = dir, .env = NULL, .log_fd = fd
-		};
-
-		st = dkms_run(&cmd);
-	}
-	if (log_fd < 0 && fd >= 0) {
-		script_log_output(ctx, fd, what);
-		close(fd);
-	}
-	dkms_strv_free(argv, argc);
-	return st;
-}
 
 /* ---- preparing the build directory ---- */
 
@@ -443,7 +341,7 @@ static int build_make(struct build *b)
 }
 
 /* B/<location><name>.ko */
-static char *build_module_path(struct build *b, const struct dkms_modfile *mf)
+char *dkms_build_module_path(struct build *b, const struct dkms_modfile *mf)
 {
 	return dkms_asprintf("%s/%s%s.ko", b->dir, mf->built_location, mf->built_name);
 }
@@ -460,7 +358,7 @@ static int build_check_modules(struct build *b)
 			return dkms_err_set(b->ctx, DKMS_E_CONF,
 					    "%s/%s: bad module name or location \"%s%s\" in %s", b->m, b->v,
 					    mf->built_location, mf->built_name, b->conf->path);
-		p = build_module_path(b, mf);
+		p = dkms_build_module_path(b, mf);
 		ok = dkms_is_file(p);
 		free(p);
 		if (!ok)
@@ -469,191 +367,7 @@ static int build_check_modules(struct build *b)
 	return 0;
 }
 
-/* ---- staging and committing the result ---- */
-
-static int build_fsync_file(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-/* Strip, sign and compress one module into <stage>/module. */
-static int build_stage_module(struct build *b, const struct dkms_modfile *mf, bool sign)
-{
-	const char *suffix = dkms_compress_suffix(b->k->compress);
-	char *src = build_module_path(b, mf);
-	char *tmp = dkms_asprintf("%s/module/.%s.ko.tmp", b->stage, mf->dest_name);
-	char *dst = dkms_asprintf("%s/module/%s.ko%s", b->stage, mf->dest_name, suffix);
-	int r;
-
-	if (dkms_exists(dst)) {
-		r = dkms_err_set(b->ctx, DKMS_E_CONF,
-				 "%s/%s: two modules are installed as %s.ko in %s; give each "
-				 "its own DEST_MODULE_NAME",
-				 b->m, b->v, mf->dest_name, b->conf->path);
-		goto out;
-	}
-	r = dkms_copy_file(src, tmp, 0644);
-	if (r < 0) {
-		r = dkms_err_set(b->ctx, DKMS_E_FAIL, "%s/%s: cannot copy %s to %s: %s", b->m, b->v, src, tmp,
-				 strerror(-r));
-		goto out;
-	}
-	if (mf->strip) {
-		const char *argv[] = { "strip", "-g", tmp, NULL };
-		struct dkms_cmd cmd = { .argv = argv, .cwd = NULL, .env = NULL, .log_fd = b->log_fd };
-		int st = dkms_run(&cmd);
-
-		if (st)
-			dkms_log(b->ctx, DKMS_LOG_WARN,
-				 "%s/%s: strip -g %s.ko failed (status %d): left unstripped", b->m, b->v,
-				 mf->built_name, st);
-	}
-	if (sign)
-		dkms_sign_module(b->ctx, b->k, tmp); /* warns on failure */
-	if (b->k->compress == DKMS_COMPRESS_NONE) {
-		r = build_fsync_file(tmp);
-		if (!r && rename(tmp, dst) < 0)
-			r = -errno;
-	} else {
-		r = dkms_compress_file(b->k->compress, tmp, dst);
-		unlink(tmp);
-	}
-	if (r < 0)
-		r = dkms_err_set(b->ctx, DKMS_E_FAIL, "%s/%s: cannot write %s: %s", b->m, b->v, dst,
-				 strerror(-r));
-out:
-	if (r)
-		unlink(tmp);
-	free(src);
-	free(tmp);
-	free(dst);
-	return r;
-}
-
-/* Stages and set-aside entries an interrupted build of this (kver, arch) left behind. */
-static void build_clean_stale(struct build *b)
-{
-	char *parent = dkms_strdup(b->stage), *tmp = dkms_asprintf(".%s.tmp-", b->k->arch);
-	char *old = dkms_asprintf(".%s.old-", b->k->arch);
-	char **names = NULL;
-	size_t n = 0;
-
-	*strrchr(parent, '/') = '\0';
-	if (dkms_list_dir(parent, &names, &n) == 0) {
-		for (size_t i = 0; i < n; i++) {
-			if (strncmp(names[i], tmp, strlen(tmp)) == 0 ||
-			    strncmp(names[i], old, strlen(old)) == 0) {
-				char *p = dkms_path_join(parent, names[i]);
-
-				dkms_log(b->ctx, DKMS_LOG_DEBUG, "removing %s, left by an interrupted build",
-					 p);
-				dkms_rm_rf(p);
-				free(p);
-			}
-		}
-	}
-	dkms_strv_free(names, n);
-	free(parent);
-	free(tmp);
-	free(old);
-}
-
-static int build_stage(struct build *b)
-{
-	char *mod = dkms_path_join(b->stage, "module"), *logdir = dkms_path_join(b->stage, "log");
-	bool sign = false;
-	int r;
-
-	build_clean_stale(b);
-	r = dkms_mkdir_p(mod, 0755);
-	if (!r)
-		r = dkms_mkdir_p(logdir, 0755);
-	if (r < 0) {
-		r = dkms_err_set(b->ctx, DKMS_E_FAIL, "%s/%s: cannot create %s: %s", b->m, b->v, b->stage,
-				 strerror(-r));
-		goto out;
-	}
-	if (b->k->sig_hash) {
-		sign = dkms_sign_ensure_mok(b->ctx) == 0;
-		if (!sign)
-			dkms_log(b->ctx, DKMS_LOG_WARN, "%s; %s/%s stays unsigned", dkms_ctx_error(b->ctx),
-				 b->m, b->v);
-	}
-	for (size_t i = 0; i < b->conf->n_mods && !r; i++)
-		r = build_stage_module(b, &b->conf->mods[i], sign);
-	if (r)
-		goto out;
-	/* dkms runs POST_BUILD once the modules are saved; what it does to them is not kept */
-	r = dkms_script_run(b->ctx, "POST_BUILD", b->dir, b->conf->post_build, b->log_fd);
-	if (r)
-		dkms_log(b->ctx, DKMS_LOG_WARN,
-			 "%s/%s: the POST_BUILD script %s returned %d (ignored, see make.log)", b->m, b->v,
-			 b->conf->post_build, r);
-	r = 0;
-	if (b->k->config_path && dkms_is_file(b->k->config_path)) {
-		const char *base = strrchr(b->k->config_path, '/');
-		char *dst = dkms_path_join(logdir, base ? base + 1 : b->k->config_path);
-
-		dkms_copy_file(b->k->config_path, dst, 0644); /* a copy for reference, like dkms */
-		free(dst);
-	}
-	{
-		char *dst = dkms_path_join(logdir, "make.log");
-
-		r = dkms_copy_file(b->log, dst, 0644);
-		if (r < 0)
-			r = dkms_err_set(b->ctx, DKMS_E_FAIL, "%s/%s: cannot write %s: %s", b->m, b->v, dst,
-					 strerror(-r));
-		free(dst);
-	}
-	if (!r) {
-		dkms_fsync_dir(mod);
-		dkms_fsync_dir(logdir);
-		dkms_fsync_dir(b->stage);
-	}
-out:
-	free(mod);
-	free(logdir);
-	return r;
-}
-
-/* Rename the stage over <kver>/<arch>; an older entry is moved aside, then deleted. */
-static int build_commit(struct build *b)
-{
-	char *parent = dkms_strdup(b->kdir), *old = NULL;
-	int r = 0;
-
-	*strrchr(parent, '/') = '\0';
-	if (dkms_exists(b->kdir)) {
-		old = dkms_asprintf("%s/.%s.old-%ld", parent, b->k->arch, (long)getpid());
-		dkms_rm_rf(old);
-		if (rename(b->kdir, old) < 0)
-			r = -errno;
-	}
-	if (!r && rename(b->stage, b->kdir) < 0) {
-		r = -errno;
-		if (old)
-			rename(old, b->kdir);
-	}
-	if (r < 0) {
-		r = dkms_err_set(b->ctx, DKMS_E_FAIL, "%s/%s: cannot move %s to %s: %s", b->m, b->v, b->stage,
-				 b->kdir, strerror(-r));
-	} else {
-		dkms_fsync_dir(parent);
-		if (old)
-			dkms_rm_rf(old);
-	}
-	free(old);
-	free(parent);
-	return r;
-}
+/* ---- after a failure ---- */
 
 /* After a failure: make.log to <kdir>/log/ (unless a complete earlier build is there). */
 static char *build_keep_log(struct build *b)
@@ -686,7 +400,7 @@ static int build_fail_message(struct build *b, int code, const char *log)
 				    b->m, b->v, b->k->version, b->k->arch, log);
 	case DKMS_E_NOMODULE:
 		for (size_t i = 0; i < b->conf->n_mods; i++) {
-			char *p = build_module_path(b, &b->conf->mods[i]);
+			char *p = dkms_build_module_path(b, &b->conf->mods[i]);
 			bool ok = dkms_is_file(p);
 
 			if (!ok)
@@ -786,9 +500,9 @@ static int build_run(struct build *b)
 	r = build_check_modules(b);
 	if (r)
 		return r;
-	r = build_stage(b);
+	r = dkms_stage_fill(b);
 	if (!r)
-		r = build_commit(b);
+		r = dkms_stage_commit(b);
 	if (r)
 		dkms_rm_rf(b->stage);
 	return r;

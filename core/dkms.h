@@ -157,10 +157,10 @@ enum dkms_progress_kind { DKMS_PROGRESS_START, DKMS_PROGRESS_END, DKMS_PROGRESS_
 struct dkms_progress {
 	enum dkms_progress_kind kind;
 	const struct dkms_job_report *job; /* START, END: the job */
-	double seconds;                    /* END: how long it took */
+	double seconds;			   /* END: how long it took */
 	size_t n_done, n_total;
 	const struct dkms_job_report *const *running; /* the builds running now */
-	const double *running_seconds;                /* and for how long */
+	const double *running_seconds;		      /* and for how long */
 	size_t n_running;
 };
 typedef void (*dkms_progress_fn)(void *data, const struct dkms_progress *p);

@@ -96,7 +96,7 @@ int dkms_vercmp(const char *a, const char *b);
 /* Does POSIX extended regex re match s? Returns 1, 0, or -1 for a bad regex. */
 int dkms_regex_match(const char *re, const char *s);
 
-/* ---- config.c: dkms.conf and framework.conf evaluated by bash ---- */
+/* ---- config.c: dkms.conf, evaluated by bash (bash.c) ---- */
 struct dkms_modfile {
 	char *built_name;     /* BUILT_MODULE_NAME, no suffix */
 	char *built_location; /* BUILT_MODULE_LOCATION, relative, "" or ending in '/' */
@@ -148,10 +148,16 @@ void dkms_conf_free(struct dkms_conf *conf);
 int dkms_conf_for(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k,
 		  const char *job_tree, const struct dkms_conf **out);
 void dkms_conf_cache_free(struct dkms_ctx *ctx);
+/* DKMS_E_CONF, recorded as "<path>: <message>" (config.c, exclusive.c). */
+int dkms_conf_err(struct dkms_ctx *ctx, const char *path, const char *fmt, ...) DKMS_ATTR_PRINTF(3, 4);
+
+/* ---- exclusive.c: BUILD_EXCLUSIVE_* against one kernel ---- */
 /* 0 when the kernel matches every BUILD_EXCLUSIVE_* directive, else
  * DKMS_E_EXCLUDED with the reason recorded. config_path: kernel .config or NULL. */
 int dkms_conf_check_exclusive(struct dkms_ctx *ctx, const struct dkms_conf *conf, const char *kver,
 			      const char *arch, const char *config_path);
+
+/* ---- bash.c: bash files evaluated, variables read back over a channel ---- */
 /* Source bash files in order and read back the named variables (scalars).
  * values[i] is NULL when names[i] was not set. Used for framework.conf. */
 int dkms_bash_read_vars(struct dkms_ctx *ctx, const char *const *files, size_t n_files,
@@ -232,6 +238,8 @@ void dkms_module_run_script(struct dkms_ctx *ctx, const char *m, const char *v, 
  * appears only complete. On failure the log stays at *log_path (malloc'd). */
 int dkms_build(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k,
 	       char **log_path);
+
+/* ---- script.c: the PRE_/POST_ scripts of dkms.conf (build.c, install.c) ---- */
 /* Run a dkms.conf script (PRE_BUILD, POST_INSTALL...) as dkms does: its first
  * word is a path relative to dir, run in dir when executable (else a warning
  * and 0). Output to log_fd, or to the log when log_fd < 0. Returns the exit
@@ -244,6 +252,8 @@ int dkms_script_run(struct dkms_ctx *ctx, const char *what, const char *dir, con
 int dkms_install(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k);
 /* Remove them, restore originals, clear the link. No depmod. */
 int dkms_uninstall(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k);
+
+/* ---- depmod.c ---- */
 /* depmod -a kver (skipped without modules.dep); DKMS_E_KERNEL on failure. */
 int dkms_depmod(struct dkms_ctx *ctx, const struct dkms_kernel *k);
 
