@@ -326,6 +326,15 @@ int dkms_plan_for_request(struct dkms_ctx *ctx, const struct dkms_request *req, 
 	return 0;
 }
 
+static bool kernel_has_headers(struct dkms_ctx *ctx, const struct dkms_kref *kr)
+{
+	struct dkms_kernel *k = NULL;
+	bool r = dkms_kernel_open(ctx, kr->version, arch_of(ctx, kr), &k) == 0 && dkms_kernel_has_headers(k);
+
+	dkms_kernel_free(k);
+	return r;
+}
+
 int dkms_plan_for_event(struct dkms_ctx *ctx, const struct dkms_event *ev, struct dkms_plan **out)
 {
 	struct dkms_plan *plan = calloc(1, sizeof(*plan));
@@ -336,9 +345,17 @@ int dkms_plan_for_event(struct dkms_ctx *ctx, const struct dkms_event *ev, struc
 	plan->autoinstall = true;
 	for (size_t i = 0; i < ev->n_kernels_removed && !r; i++)
 		r = plan_unbuild_kernel(ctx, plan, NULL, &ev->kernels_removed[i], false);
-	if (!ctx->no_autoinstall)
-		for (size_t i = 0; i < ev->n_kernels_added && !r; i++)
-			r = plan_autoinstall_kernel(ctx, plan, NULL, &ev->kernels_added[i]);
+	for (size_t i = 0; i < ev->n_kernels_added && !r && !ctx->no_autoinstall; i++) {
+		/* a kernel whose headers come later (another package, another transaction): nothing yet */
+		if (!kernel_has_headers(ctx, &ev->kernels_added[i])) {
+			dkms_log(ctx, DKMS_LOG_INFO,
+				 "No kernel headers for %s yet: its modules will be built when they are "
+				 "installed",
+				 ev->kernels_added[i].version);
+			continue;
+		}
+		r = plan_autoinstall_kernel(ctx, plan, NULL, &ev->kernels_added[i]);
+	}
 	if (r) {
 		dkms_plan_free(plan);
 		return r;

@@ -193,3 +193,15 @@ Test(plan, print_is_readable)
 	free(buf);
 	dkms_plan_free(plan);
 }
+
+Test(plan, event_for_a_kernel_without_headers_plans_nothing)
+{
+	add_module("foo", "1.0", "AUTOINSTALL=yes");
+	struct dkms_kref came = { "6.1.0-99-amd64", "x86_64" };
+	struct dkms_event ev = { .kernels_added = &came, .n_kernels_added = 1 };
+	struct dkms_plan *plan;
+
+	cr_assert_eq(dkms_plan_for_event(ctx, &ev, &plan), 0);
+	cr_assert_eq(plan->n_jobs, 0, "no headers yet: no job, not a failure");
+	dkms_plan_free(plan);
+}
