@@ -7,11 +7,11 @@ set -euo pipefail
 
 build_pkgs=(autoconf automake libtool pkg-config make gcc bash patch kmod binutils
 	libkmod-dev liblzma-dev libzstd-dev zlib1g-dev libssl-dev openssl
-	librpm-dev libalpm-dev libarchive-dev libcurl4-openssl-dev libgpgme-dev)
+	librpm-dev libalpm-dev libarchive-dev libcurl4-openssl-dev libgpgme-dev libdpkg-dev)
 # The kernels the integration tests build against (see tests/integration/lib.sh).
 test_kernels=(6.1.0-55-amd64 6.1.0-56-amd64)
 test_pkgs=(libcriterion-dev xz-utils zstd gzip bc flex bison dpkg-dev groff-base man-db
-	rpm pacman-package-manager makepkg libarchive-tools)
+	rpm pacman-package-manager makepkg libarchive-tools strace debhelper)
 
 pkgs=("${build_pkgs[@]}")
 if [[ ${1:-} == --tests ]]; then
