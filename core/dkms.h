@@ -133,6 +133,8 @@ int dkms_plan_for_event(struct dkms_ctx *ctx, const struct dkms_event *ev, struc
 /* Install on target what is installed on the template kernel (dkms match). */
 int dkms_plan_match(struct dkms_ctx *ctx, const char *template_kver, const struct dkms_kref *target,
 		    struct dkms_plan **out);
+/* Move src's jobs to the end of dst, but those dst has already (same module, version, kernel); frees src. */
+void dkms_plan_append(struct dkms_plan *dst, struct dkms_plan *src);
 size_t dkms_plan_n_jobs(const struct dkms_plan *plan);
 void dkms_plan_print(const struct dkms_plan *plan, FILE *out);
 void dkms_plan_free(struct dkms_plan *plan);

@@ -101,6 +101,22 @@ static int do_uninstall(struct dkms_ctx *ctx, struct dkms_job *j, struct dkms_ke
 }
 
 /* Failed builds keep their job dir for inspection: <dkms_tree>/.build/<kver>/<arch>/<m>/<v>. */
+static void forget_job_dir(struct dkms_ctx *ctx, const char *m, const char *v, const char *kver,
+			   const char *arch)
+{
+	char *job = dkms_asprintf("%s/.build/%s/%s/%s/%s", ctx->dkms_tree, kver, arch, m, v);
+	char *slash;
+
+	dkms_rm_rf(job);
+	/* and the parents that are now empty, up to .build itself */
+	for (int up = 0; up < 4 && (slash = strrchr(job, '/')); up++) {
+		*slash = '\0';
+		if (rmdir(job) < 0)
+			break;
+	}
+	free(job);
+}
+
 static void forget_job_dirs(struct dkms_ctx *ctx, const char *m, const char *v)
 {
 	char *top = dkms_path_join(ctx->dkms_tree, ".build");
@@ -113,28 +129,13 @@ static void forget_job_dirs(struct dkms_ctx *ctx, const char *m, const char *v)
 			char **ar = NULL;
 			size_t n_ar = 0;
 
-			if (dkms_list_dir(kdir, &ar, &n_ar) == 0) {
-				for (size_t a = 0; a < n_ar; a++) {
-					char *job = dkms_asprintf("%s/%s/%s/%s", kdir, ar[a], m, v);
-					char *mdir = dkms_asprintf("%s/%s/%s", kdir, ar[a], m);
-
-					char *adir = dkms_path_join(kdir, ar[a]);
-
-					dkms_rm_rf(job);
-					/* and the parents that are now empty */
-					rmdir(mdir);
-					rmdir(adir);
-					free(job);
-					free(mdir);
-					free(adir);
-				}
-			}
-			rmdir(kdir);
+			if (dkms_list_dir(kdir, &ar, &n_ar) == 0)
+				for (size_t a = 0; a < n_ar; a++)
+					forget_job_dir(ctx, m, v, kv[i], ar[a]);
 			dkms_strv_free(ar, n_ar);
 			free(kdir);
 		}
 	}
-	rmdir(top);
 	dkms_strv_free(kv, n_kv);
 	free(top);
 }
@@ -233,6 +234,7 @@ int dkms_job_begin(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_job
 		bool present = dkms_exists(kdir);
 
 		free(kdir);
+		forget_job_dir(ctx, j->module, j->version, k->version, k->arch); /* a failed build's */
 		if (present)
 			r = dkms_tree_remove_built(ctx, j->module, j->version, k->version, k->arch);
 		else

@@ -388,6 +388,39 @@ int dkms_plan_match(struct dkms_ctx *ctx, const char *template_kver, const struc
 	return 0;
 }
 
+static bool same_job(const struct dkms_job *a, const struct dkms_job *b)
+{
+	if (strcmp(a->module, b->module) || strcmp(a->version, b->version))
+		return false;
+	if (!a->kver || !b->kver)
+		return a->kver == b->kver;
+	return !strcmp(a->kver, b->kver) && !strcmp(a->arch, b->arch);
+}
+
+void dkms_plan_append(struct dkms_plan *plan, struct dkms_plan *src)
+{
+	size_t *map = calloc(src->n_jobs + 1, sizeof(*map));
+
+	if (!map)
+		abort();
+	for (size_t i = 0; i < src->n_jobs; i++) {
+		const struct dkms_job *j = &src->jobs[i];
+		size_t d = 0;
+
+		while (d < plan->n_jobs && !same_job(&plan->jobs[d], j))
+			d++;
+		if (d == plan->n_jobs)
+			d = dkms_plan_add_job(plan, j->action, j->module, j->version, j->kver, j->arch);
+		map[i] = d;
+		for (size_t k = 0; k < j->n_deps; k++)
+			if (j->deps[k] < i)
+				dkms_plan_add_dep(plan, d, map[j->deps[k]]);
+	}
+	plan->autoinstall |= src->autoinstall;
+	free(map);
+	dkms_plan_free(src);
+}
+
 size_t dkms_plan_n_jobs(const struct dkms_plan *plan)
 {
 	return plan->n_jobs;

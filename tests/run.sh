@@ -66,6 +66,8 @@ echo "== integration tests (sanitized dkms)"
 export DKMS="$top/build-asan/dkms"
 # The package-manager front ends are loaded by (or run from) uninstrumented programs: the -Werror build's.
 export DKMS_RPM_PLUGIN="$top/build-test/plugins/rpm/.libs/dkms.so"
+# The alpm hook handler runs chrooted into the pacman root: a static program, the sanitized one.
+export DKMS_ALPM_HOOK="$top/build-asan/dkms-alpm-hook"
 for t in tests/integration/[0-9]*.sh; do
 	name=$(basename "$t" .sh)
 	log="$top/build-asan/$name.log"
