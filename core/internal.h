@@ -58,6 +58,8 @@ char *dkms_asprintf(const char *fmt, ...) DKMS_ATTR_PRINTF(1, 2); /* aborts on E
 char *dkms_path_join(const char *a, const char *b);		  /* a "/" b, no doubled '/' */
 void dkms_strv_free(char **v, size_t n);
 int dkms_strv_push(char ***v, size_t *n, const char *s); /* copies s */
+bool dkms_strv_contains(char *const *v, size_t n, const char *s);
+int dkms_strv_push_unique(char ***v, size_t *n, const char *s); /* push unless already there */
 bool dkms_is_dir(const char *path);
 bool dkms_is_file(const char *path);
 bool dkms_exists(const char *path); /* lstat */

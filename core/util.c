@@ -80,6 +80,21 @@ int dkms_strv_push(char ***v, size_t *n, const char *s)
 	return 0;
 }
 
+bool dkms_strv_contains(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], s))
+			return true;
+	return false;
+}
+
+int dkms_strv_push_unique(char ***v, size_t *n, const char *s)
+{
+	if (dkms_strv_contains(*v, *n, s))
+		return 0;
+	return dkms_strv_push(v, n, s);
+}
+
 bool dkms_is_dir(const char *path)
 {
 	struct stat st;

@@ -12,7 +12,8 @@ dpkg_hookdirs = header_postinst.d postinst.d preinst.d prerm.d postrm.d
 if HAVE_DPKG
 dpkglibexecdir = $(libexecdir)/dkms
 dpkglibexec_PROGRAMS = dkms-dpkg-trigger
-dkms_dpkg_trigger_SOURCES = plugins/dpkg/dkms-dpkg.c plugins/dpkg/dpkg-view.c plugins/dpkg/dpkg-view.h
+dkms_dpkg_trigger_SOURCES = plugins/dpkg/dkms-dpkg.c plugins/dpkg/handler.h plugins/dpkg/reconcile.c \
+	plugins/dpkg/postinst.c plugins/dpkg/run.c plugins/dpkg/dpkg-view.c plugins/dpkg/dpkg-view.h
 dkms_dpkg_trigger_CFLAGS = $(AM_CFLAGS) $(DPKG_CFLAGS)
 dkms_dpkg_trigger_LDADD = libdkms-internal.la $(DPKG_LIBS)
 

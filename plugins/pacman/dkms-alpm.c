@@ -55,14 +55,6 @@ static enum target_kind target_parse(const char *path, char **key)
 	return TARGET_NONE;
 }
 
-static void strv_add_unique(char ***v, size_t *n, const char *s)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (!strcmp((*v)[i], s))
-			return;
-	dkms_strv_push(v, n, s);
-}
-
 /* The local database's view: which package owns each kernel image, headers tree and module source. */
 struct owner {
 	char *key, *name, *version;
@@ -157,12 +149,12 @@ static void kernels_with_headers(struct dkms_ctx *ctx, const struct alpm_view *v
 
 	for (size_t i = 0; i < v->headers.n; i++)
 		if (has_headers(ctx, v->headers.v[i].key))
-			strv_add_unique(out, n, v->headers.v[i].key);
+			dkms_strv_push_unique(out, n, v->headers.v[i].key);
 	if (dkms_list_dir(dkms_ctx_install_tree(ctx), &names, &n_names) < 0)
 		return;
 	for (size_t i = 0; i < n_names; i++)
 		if (has_headers(ctx, names[i]))
-			strv_add_unique(out, n, names[i]);
+			dkms_strv_push_unique(out, n, names[i]);
 	dkms_strv_free(names, n_names);
 }
 
@@ -250,10 +242,10 @@ static void targets_read(struct dkms_ctx *ctx, FILE *in, struct targets *t)
 		switch (target_parse(line, &key)) {
 		case TARGET_IMAGE:
 		case TARGET_HEADERS:
-			strv_add_unique(&t->kernels, &t->n_kernels, key);
+			dkms_strv_push_unique(&t->kernels, &t->n_kernels, key);
 			break;
 		case TARGET_SOURCE:
-			strv_add_unique(&t->sources, &t->n_sources, key);
+			dkms_strv_push_unique(&t->sources, &t->n_sources, key);
 			break;
 		case TARGET_NONE:
 			if (*line)

@@ -25,6 +25,24 @@ Test(util, path_join)
 	free(p);
 }
 
+Test(util, strv_contains_and_push_unique)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	cr_assert(!dkms_strv_contains(v, n, "a"), "empty");
+	dkms_strv_push_unique(&v, &n, "a");
+	dkms_strv_push_unique(&v, &n, "b");
+	dkms_strv_push_unique(&v, &n, "a");
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(v[0], "a");
+	cr_assert_str_eq(v[1], "b");
+	cr_assert_null(v[2]);
+	cr_assert(dkms_strv_contains(v, n, "b"));
+	cr_assert(!dkms_strv_contains(v, n, "c"));
+	dkms_strv_free(v, n);
+}
+
 Test(util, mkdir_p_and_rm_rf)
 {
 	char *deep = tpath("a/b/c/d");
