@@ -174,6 +174,19 @@ static bool strip_value(const struct var_values *v, unsigned long idx)
 }
 
 /* Fill conf->mods from the per-module arrays; their indices are those of BUILT_MODULE_NAME. */
+static bool module_name_ok(const char *s)
+{
+	return valid_word(s) && !has_suffix(s, ".ko") && !has_suffix(s, ".o");
+}
+
+static int bad_module_name(struct dkms_ctx *ctx, const struct dkms_conf *c, const char *directive,
+			   unsigned long i, const char *name)
+{
+	return dkms_conf_err(ctx, c->path,
+			     "%s[%lu]=\"%s\" is not a module name (no '/', '..', blanks, or .ko/.o suffix)",
+			     directive, i, name);
+}
+
 static int conf_set_mods(struct dkms_ctx *ctx, struct dkms_conf *c, const struct var_values *vals)
 {
 	static const enum directive per_mod[] = {
@@ -224,12 +237,8 @@ static int conf_set_mods(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 					     "BUILT_MODULE_NAME[%lu] is empty; name the module it builds", i);
 		if (!bn)
 			bn = c->name;
-		if (!valid_word(bn) || has_suffix(bn, ".ko") || has_suffix(bn, ".o"))
-			return dkms_conf_err(
-				ctx, c->path,
-				"BUILT_MODULE_NAME[%lu]=\"%s\" is not a module name (no '/', '..', blanks, "
-				"or .ko/.o suffix)",
-				i, bn);
+		if (!module_name_ok(bn))
+			return bad_module_name(ctx, c, "BUILT_MODULE_NAME", i, bn);
 		mf->built_name = dkms_strdup(bn);
 		mf->built_location = built_location_norm(bl);
 		if (!mf->built_location)
@@ -240,12 +249,8 @@ static int conf_set_mods(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 				i, bl);
 		if (!dn)
 			dn = mf->built_name;
-		if (!valid_word(dn) || has_suffix(dn, ".ko") || has_suffix(dn, ".o"))
-			return dkms_conf_err(
-				ctx, c->path,
-				"DEST_MODULE_NAME[%lu]=\"%s\" is not a module name (no '/', '..', blanks, "
-				"or .ko/.o suffix)",
-				i, dn);
+		if (!module_name_ok(dn))
+			return bad_module_name(ctx, c, "DEST_MODULE_NAME", i, dn);
 		mf->dest_name = dkms_strdup(dn);
 		if (dl && !dest_location_ok(dl))
 			return dkms_conf_err(

@@ -21,14 +21,20 @@ enum {
 	FW_MOK_CERT,
 	FW_PARALLEL_JOBS,
 	FW_VERBOSE,
+	FW_STRICT,
 	FW_COUNT,
 };
 
 static const char *const fw_names[FW_COUNT] = {
-	[FW_DKMS_TREE] = "dkms_tree",	      [FW_SOURCE_TREE] = "source_tree",
-	[FW_INSTALL_TREE] = "install_tree",   [FW_SIGN_FILE] = "sign_file",
-	[FW_MOK_KEY] = "mok_signing_key",     [FW_MOK_CERT] = "mok_certificate",
-	[FW_PARALLEL_JOBS] = "parallel_jobs", [FW_VERBOSE] = "verbose",
+	[FW_DKMS_TREE] = "dkms_tree",
+	[FW_SOURCE_TREE] = "source_tree",
+	[FW_INSTALL_TREE] = "install_tree",
+	[FW_SIGN_FILE] = "sign_file",
+	[FW_MOK_KEY] = "mok_signing_key",
+	[FW_MOK_CERT] = "mok_certificate",
+	[FW_PARALLEL_JOBS] = "parallel_jobs",
+	[FW_VERBOSE] = "verbose",
+	[FW_STRICT] = "strict",
 };
 
 int dkms_err_set(struct dkms_ctx *ctx, int code, const char *fmt, ...)
@@ -219,6 +225,8 @@ int dkms_ctx_new(const struct dkms_paths *paths, struct dkms_ctx **out)
 	if (fw[FW_PARALLEL_JOBS])
 		ctx->opts.jobs = atoi(fw[FW_PARALLEL_JOBS]);
 	ctx->opts.verbose = fw[FW_VERBOSE] && *fw[FW_VERBOSE];
+	ctx->opts.strict = fw[FW_STRICT] && *fw[FW_STRICT] && strcmp(fw[FW_STRICT], "no") &&
+			   strcmp(fw[FW_STRICT], "0") && strcmp(fw[FW_STRICT], "false");
 	ctx->dest_override = distro_dest();
 
 	char *noauto = dkms_path_join(ctx->conf_dir, "no-autoinstall");

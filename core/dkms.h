@@ -57,11 +57,12 @@ enum dkms_log_prio { DKMS_LOG_ERR, DKMS_LOG_WARN, DKMS_LOG_INFO, DKMS_LOG_DEBUG 
 typedef void (*dkms_log_fn)(void *data, enum dkms_log_prio prio, const char *msg);
 
 struct dkms_opts {
-	int jobs;		       /* make -j; 0 = number of CPUs */
-	bool force;		       /* --force */
-	bool force_version_override;   /* --force-version-override */
-	bool no_depmod;		       /* --no-depmod */
-	bool verbose;		       /* --verbose: echo build commands */
+	int jobs;		     /* make -j; 0 = number of CPUs */
+	bool force;		     /* --force */
+	bool force_version_override; /* --force-version-override */
+	bool no_depmod;		     /* --no-depmod */
+	bool verbose;		     /* --verbose: echo build commands */
+	bool strict; /* framework.conf strict=yes: a failed module fails the package-manager operation */
 	const char *conf_file;	       /* -c: dkms.conf to use instead of the source's */
 	const char *const *directives; /* --directive NAME=value, in order */
 	size_t n_directives;

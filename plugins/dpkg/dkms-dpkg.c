@@ -73,38 +73,6 @@ static void progress_line(void *data, const struct dkms_progress *p)
 
 /* ---- settings and the kernels on disk ---- */
 
-/* strict=yes in framework.conf (or framework.conf.d/ *.conf): failed modules fail the dpkg run. */
-static bool strict_configured(struct dkms_ctx *ctx)
-{
-	static const char *const names[] = { "strict" };
-	char *conf = dkms_path_join(ctx->conf_dir, "framework.conf");
-	char *dotd = dkms_path_join(ctx->conf_dir, "framework.conf.d");
-	char **files = NULL, **d = NULL, *value = NULL;
-	size_t n_files = 0, n_d = 0;
-	bool strict = false;
-
-	if (dkms_is_file(conf))
-		dkms_strv_push(&files, &n_files, conf);
-	if (dkms_list_dir(dotd, &d, &n_d) == 0)
-		for (size_t i = 0; i < n_d; i++) {
-			size_t len = strlen(d[i]);
-			char *p = dkms_path_join(dotd, d[i]);
-
-			if (len > 5 && !strcmp(d[i] + len - 5, ".conf") && dkms_is_file(p))
-				dkms_strv_push(&files, &n_files, p);
-			free(p);
-		}
-	if (n_files && dkms_bash_read_vars(ctx, (const char *const *)files, n_files, names, 1, &value))
-		dkms_log(ctx, DKMS_LOG_WARN, "%s", dkms_ctx_error(ctx));
-	strict = value && *value && strcmp(value, "no") && strcmp(value, "0") && strcmp(value, "false");
-	free(value);
-	dkms_strv_free(files, n_files);
-	dkms_strv_free(d, n_d);
-	free(conf);
-	free(dotd);
-	return strict;
-}
-
 bool kernel_has_headers(struct dkms_ctx *ctx, const char *kver)
 {
 	struct dkms_kernel *k;
@@ -243,7 +211,7 @@ int main(int argc, char **argv)
 	dkms_ctx_set_log_fn(h.ctx, log_line, NULL);
 	dkms_ctx_set_progress_fn(h.ctx, progress_line, NULL);
 	dkms_ctx_opts(h.ctx)->verbose |= verbose;
-	strict = strict || strict_configured(h.ctx);
+	strict = strict || dkms_ctx_opts(h.ctx)->strict;
 
 	if (!strcmp(argv[0], "reconcile") && argc == 1)
 		reconcile(&h);

@@ -402,6 +402,7 @@ int main(int argc, char **argv)
 		return 1;
 	dkms_ctx_set_log_fn(ctx, log_line, NULL);
 	dkms_ctx_opts(ctx)->verbose |= verbose;
+	strict = strict || dkms_ctx_opts(ctx)->strict; /* framework.conf strict=yes */
 
 	targets_read(ctx, stdin, &t);
 	view_read(ctx, root, dirs[4], &view);
