@@ -325,7 +325,8 @@ static void child_done(struct runner *r, size_t ci)
 /* Wait for output of the running builds, at most until the next progress tick. */
 static void wait_children(struct runner *r)
 {
-	struct pollfd *pfd = calloc(r->n_run, sizeof(*pfd));
+	struct pollfd *pfd = calloc(r->n_run + 1, sizeof(*pfd));
+	size_t np = r->n_run;
 
 	if (!pfd)
 		abort();
@@ -333,7 +334,15 @@ static void wait_children(struct runner *r)
 		pfd[i].fd = r->run[i].fd;
 		pfd[i].events = POLLIN;
 	}
-	int n = poll(pfd, r->n_run, 500);
+	/* builds waiting for a slot: wake up as soon as a make gives a token back */
+	for (size_t j = 0; j < r->plan->n_jobs && r->js.poll_fd >= 0; j++) {
+		if (r->phase[j] == PHASE_WAIT_SLOT) {
+			pfd[np].fd = r->js.poll_fd;
+			pfd[np++].events = POLLIN;
+			break;
+		}
+	}
+	int n = poll(pfd, np, 500);
 
 	for (size_t i = r->n_run; n > 0 && i-- > 0;) {
 		struct child *c = &r->run[i];
