@@ -14,7 +14,7 @@ fi
 [[ -x configure ]] || autoreconf -fi
 mkdir -p build
 cd build
-[[ -f Makefile ]] || ../configure --prefix=/usr --sysconfdir=/etc --enable-werror --disable-tests --without-rpm-plugin --without-pacman
+[[ -f Makefile ]] || ../configure --prefix=/usr --sysconfdir=/etc --enable-werror --disable-tests --without-rpm-plugin --without-pacman --without-dpkg
 make -j"$(nproc)"
 make install
 ldconfig
