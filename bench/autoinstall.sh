@@ -74,6 +74,8 @@ probe() {
 		n=$(installed_kos "$t" | wc -l)
 		if ((rc == 0 && n > 0)); then
 			echo "probe: $p: ok ($dirs: $n module files: $(installed_kos "$t" | tr '\n' ' '))"
+		elif ((rc == 0)); then
+			echo "probe: $p: not installed by autoinstall ($dirs: no AUTOINSTALL=yes in its dkms.conf?)"
 		else
 			out=$(grep -v '^ *$' "$t/out.log" | tail -3 | tr '\n' ' ')
 			echo "probe: $p: FAILED ($dirs) exit $rc, $n module files; $out"
