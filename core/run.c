@@ -243,6 +243,7 @@ static int start_build(struct runner *r, size_t i, bool implicit)
 	c->fd = fds[0];
 	c->implicit = implicit;
 	c->start = now();
+	r->start[i] = c->start; /* a job's reported time is its build and install, not its wait for a slot */
 	r->phase[i] = PHASE_BUILDING;
 	return 0;
 }
