@@ -2,6 +2,7 @@
 /* dkms: the command line, a drop-in for dkms 3.x, on top of libdkms. */
 #include "config.h"
 #include "dkms.h"
+#include "args.h"
 #include "output.h"
 
 #include <stdarg.h>
@@ -12,305 +13,8 @@
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-
-enum cmd {
-	CMD_NONE,
-	CMD_ADD,
-	CMD_BUILD,
-	CMD_INSTALL,
-	CMD_UNINSTALL,
-	CMD_UNBUILD,
-	CMD_REMOVE,
-	CMD_STATUS,
-	CMD_AUTOINSTALL,
-	CMD_MATCH,
-	CMD_KERNEL_PREINST,
-	CMD_KERNEL_POSTINST,
-	CMD_KERNEL_PRERM,
-};
-
-static const struct {
-	const char *name;
-	enum cmd cmd;
-} commands[] = {
-	{ "add", CMD_ADD },
-	{ "build", CMD_BUILD },
-	{ "install", CMD_INSTALL },
-	{ "uninstall", CMD_UNINSTALL },
-	{ "unbuild", CMD_UNBUILD },
-	{ "remove", CMD_REMOVE },
-	{ "status", CMD_STATUS },
-	{ "autoinstall", CMD_AUTOINSTALL },
-	{ "match", CMD_MATCH },
-	{ "kernel_preinst", CMD_KERNEL_PREINST },
-	{ "kernel_postinst", CMD_KERNEL_POSTINST },
-	{ "kernel_prerm", CMD_KERNEL_PRERM },
-};
-
-struct args {
-	enum cmd cmd;
-	const char *module_arg; /* -m, or a positional module/version, dir or dkms.conf */
-	const char *version;	/* -v */
-	const char **kernels;	/* -k, as given (kver or kver/arch) */
-	size_t n_kernels;
-	const char **arches; /* -a */
-	size_t n_arches;
-	const char **directives;
-	size_t n_directives;
-	const char *template_kernel;
-	struct dkms_paths paths;
-	struct dkms_opts opts;
-	bool opts_jobs_set;
-	bool all, quiet, dry_run, json;
-};
-
-static void usage(FILE *out)
-{
-	fputs("Usage: dkms COMMAND [MODULE] [OPTIONS]\n"
-	      "\n"
-	      "Commands:\n"
-	      "  add [MODULE]          register module sources (MODULE: name/version, a directory\n"
-	      "                        holding dkms.conf, or a dkms.conf file)\n"
-	      "  build MODULE          build for the kernels given with -k (default: running kernel)\n"
-	      "  install MODULE        build if needed, then install into the kernel modules tree\n"
-	      "  uninstall MODULE      remove the installed modules, restore originals; keep the build\n"
-	      "  unbuild MODULE        uninstall, then delete the build for those kernels\n"
-	      "  remove MODULE         unbuild for the kernels given (or --all) and forget the version\n"
-	      "                        when no kernel is left\n"
-	      "  status [MODULE]       show what is added, built and installed\n"
-	      "  autoinstall           install every AUTOINSTALL module missing on the kernel(s)\n"
-	      "  match                 install on -k what is installed on --templatekernel\n"
-	      "  kernel_postinst -k K  autoinstall for a newly installed kernel\n"
-	      "  kernel_prerm -k K     unbuild everything built for a kernel being removed\n"
-	      "  kernel_preinst -k K   unbuild the AUTOINSTALL modules of a kernel being reinstalled\n"
-	      "\n"
-	      "Options (--opt=value and --opt value both work):\n"
-	      "  -m MODULE[/VERSION]   module name (and version)\n"
-	      "  -v VERSION            module version\n"
-	      "  -k KVER[/ARCH]        kernel version (repeatable)\n"
-	      "  -a, --arch ARCH       architecture for the matching -k\n"
-	      "  -c FILE               use FILE instead of the module's dkms.conf\n"
-	      "  --all                 every kernel the module is built for (remove, unbuild, uninstall)\n"
-	      "  --force               rebuild / reinstall even when already done\n"
-	      "  --force-version-override  install over a newer in-kernel module\n"
-	      "  --directive NAME=VAL  override a dkms.conf directive (repeatable)\n"
-	      "  --templatekernel K    the kernel to copy from (match)\n"
-	      "  --config FILE         the kernel .config to use\n"
-	      "  --kernelsourcedir DIR kernel headers to build against\n"
-	      "  --dkmstree DIR        registry (default /var/lib/dkms)\n"
-	      "  --sourcetree DIR      module sources (default /usr/src)\n"
-	      "  --installtree DIR     kernel modules (default /lib/modules)\n"
-	      "  --confdir DIR         configuration (default /etc/dkms)\n"
-	      "  --no-depmod           do not run depmod\n"
-	      "  -j N                  parallel make jobs (default: number of CPUs)\n"
-	      "  --dry-run             print the plan and do nothing\n"
-	      "  --json                status: print a JSON array\n"
-	      "  -q, --quiet           print errors only\n"
-	      "  --verbose             print more\n"
-	      "  -V, --version         print the version\n"
-	      "  -h, --help            print this help\n"
-	      "\n"
-	      "Exit codes: 0 ok, 3 already added, 4 bad arguments or missing dkms.conf, 6 missing kernel\n"
-	      "directory, failed patch or depmod, 7 built module missing, 8 bad dkms.conf, 10 make failed,\n"
-	      "11 autoinstall had failures, 13 missing BUILD_DEPENDS, 21 kernel headers missing,\n"
-	      "77 skipped by BUILD_EXCLUSIVE, 101 PRE_INSTALL refused. See dkms(8).\n",
-	      out);
-}
-
 static bool quiet;
 static bool verbose_rss; /* DKMS_REPORT_RSS=1: print the peak RSS (for bench/) */
-
-/* A directory holding dkms.conf. */
-static bool is_source_dir(const char *arg)
-{
-	char *conf;
-	bool r;
-
-	if (asprintf(&conf, "%s/dkms.conf", arg) < 0)
-		abort();
-	r = access(conf, F_OK) == 0;
-	free(conf);
-	return r;
-}
-
-/* A path to a dkms.conf (any file whose name ends in dkms.conf). */
-static bool is_conf_file(const char *arg)
-{
-	size_t len = strlen(arg);
-
-	return len >= 9 && !strcmp(arg + len - 9, "dkms.conf") && access(arg, F_OK) == 0;
-}
-
-static bool is_source_arg(const char *arg)
-{
-	return is_source_dir(arg) || is_conf_file(arg);
-}
-
-__attribute__((format(printf, 1, 2))) static int die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("Error! ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nRun 'dkms --help' for usage.\n", stderr);
-	return DKMS_E_USAGE;
-}
-
-static void push(const char ***v, size_t *n, const char *s)
-{
-	*v = realloc(*v, (*n + 1) * sizeof(**v));
-	if (!*v)
-		abort();
-	(*v)[(*n)++] = s;
-}
-
-/* --name=value, --name value, -x value. Returns the value or NULL (and advances *i). */
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-	const char *a = argv[*i];
-	size_t len = strlen(name);
-
-	if (!strncmp(a, name, len) && a[len] == '=')
-		return a + len + 1;
-	if (*i + 1 < argc)
-		return argv[++*i];
-	return NULL;
-}
-
-static int parse_args(int argc, char **argv, struct args *a)
-{
-	static const char *const with_value[] = {
-		"-m",
-		"--module",
-		"-v",
-		"-k",
-		"--kernelver",
-		"-a",
-		"--arch",
-		"-c",
-		"--templatekernel",
-		"--directive",
-		"--config",
-		"--archive",
-		"--kernelsourcedir",
-		"--dkmstree",
-		"--sourcetree",
-		"--installtree",
-		"--confdir",
-		"-j",
-	};
-
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		const char *opt = NULL;
-
-		if (arg[0] == '-' && arg[1]) {
-			for (size_t w = 0; w < sizeof(with_value) / sizeof(*with_value); w++) {
-				size_t len = strlen(with_value[w]);
-
-				if (!strncmp(arg, with_value[w], len) &&
-				    (arg[len] == '\0' || arg[len] == '=')) {
-					opt = with_value[w];
-					break;
-				}
-			}
-		}
-		if (opt) {
-			const char *val = opt_value(argc, argv, &i, opt);
-
-			if (!val)
-				return die_usage("option %s needs a value", opt);
-			if (!strcmp(opt, "-m") || !strcmp(opt, "--module"))
-				a->module_arg = val;
-			else if (!strcmp(opt, "-v"))
-				a->version = val;
-			else if (!strcmp(opt, "-k") || !strcmp(opt, "--kernelver"))
-				push(&a->kernels, &a->n_kernels, val);
-			else if (!strcmp(opt, "-a") || !strcmp(opt, "--arch"))
-				push(&a->arches, &a->n_arches, val);
-			else if (!strcmp(opt, "-c"))
-				a->opts.conf_file = val;
-			else if (!strcmp(opt, "--templatekernel"))
-				a->template_kernel = val;
-			else if (!strcmp(opt, "--directive"))
-				push(&a->directives, &a->n_directives, val);
-			else if (!strcmp(opt, "--config"))
-				a->paths.kernel_config = val;
-			else if (!strcmp(opt, "--archive"))
-				return die_usage("%s: tarballs are not supported yet (mktarball/ldtarball)",
-						 opt);
-			else if (!strcmp(opt, "--kernelsourcedir"))
-				a->paths.kernel_source_dir = val;
-			else if (!strcmp(opt, "--dkmstree"))
-				a->paths.dkms_tree = val;
-			else if (!strcmp(opt, "--sourcetree"))
-				a->paths.source_tree = val;
-			else if (!strcmp(opt, "--installtree"))
-				a->paths.install_tree = val;
-			else if (!strcmp(opt, "--confdir"))
-				a->paths.conf_dir = val;
-			else if (!strcmp(opt, "-j")) {
-				char *end;
-				long j = strtol(val, &end, 10);
-
-				if (*end || j < 0 || j > 4096)
-					return die_usage("-j needs a number, not '%s'", val);
-				a->opts.jobs = (int)j;
-				a->opts_jobs_set = true;
-			}
-			continue;
-		}
-		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			usage(stdout);
-			exit(0);
-		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
-			printf("dkms-%s\n", PACKAGE_VERSION);
-			exit(0);
-		} else if (!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) {
-			a->quiet = true;
-		} else if (!strcmp(arg, "--force")) {
-			a->opts.force = true;
-		} else if (!strcmp(arg, "--force-version-override")) {
-			a->opts.force_version_override = true;
-		} else if (!strcmp(arg, "--all")) {
-			a->all = true;
-		} else if (!strcmp(arg, "--verbose")) {
-			a->opts.verbose = true;
-		} else if (!strcmp(arg, "--no-depmod")) {
-			a->opts.no_depmod = true;
-		} else if (!strcmp(arg, "--dry-run")) {
-			a->dry_run = true;
-		} else if (!strcmp(arg, "--json")) {
-			a->json = true;
-		} else if (!strcmp(arg, "--symlink-modules") || !strcmp(arg, "--modprobe-on-install") ||
-			   !strcmp(arg, "--no-initrd") || !strcmp(arg, "--no-clean-kernel") ||
-			   !strcmp(arg, "--no-prepare-kernel") || !strcmp(arg, "--rpm_safe_upgrade") ||
-			   !strcmp(arg, "--binaries-only") || !strcmp(arg, "--source-only")) {
-			fprintf(stderr, "Warning: %s is accepted and ignored by this dkms.\n", arg);
-		} else if (arg[0] == '-' && arg[1]) {
-			fprintf(stderr, "Error! Unknown option: %s\n", arg);
-			usage(stderr);
-			return DKMS_E_USAGE;
-		} else {
-			enum cmd c = CMD_NONE;
-
-			for (size_t k = 0; k < sizeof(commands) / sizeof(*commands); k++)
-				if (!strcmp(arg, commands[k].name))
-					c = commands[k].cmd;
-			if (c != CMD_NONE && a->cmd == CMD_NONE)
-				a->cmd = c;
-			else if (c != CMD_NONE)
-				return die_usage("cannot specify more than one command ('%s')", arg);
-			else if (!a->module_arg)
-				a->module_arg = arg;
-			else
-				return die_usage("do not know how to handle '%s'", arg);
-		}
-	}
-	return 0;
-}
 
 /* Turn -k/-a into kernel references; default: the running kernel. */
 static int make_kernels(struct args *a, bool default_running, struct dkms_kref **out, size_t *n,
@@ -340,7 +44,7 @@ static int make_kernels(struct args *a, bool default_running, struct dkms_kref *
 		count = 1;
 	}
 	for (size_t i = 0; i < a->n_kernels; i++) {
-		char *s = strdup(a->kernels[i]);
+		char *s = (char *)a->kernels[i]; /* our copy (args_parse) */
 		char *slash = strchr(s, '/');
 
 		if (slash) {
@@ -350,7 +54,6 @@ static int make_kernels(struct args *a, bool default_running, struct dkms_kref *
 			k[i].arch = a->arches[a->n_arches == 1 ? 0 : i];
 		}
 		k[i].version = s;
-		a->kernels[i] = s; /* freed with the args */
 	}
 	*out = k;
 	*n = count;
@@ -407,7 +110,8 @@ static int cmd_module(struct dkms_ctx *ctx, struct args *a, enum dkms_action act
 
 	if (!a->module_arg)
 		return die_usage("%s", "this command needs a module (-m name -v version, or name/version)");
-	if (is_source_arg(a->module_arg) && (action == DKMS_ACTION_BUILD || action == DKMS_ACTION_INSTALL)) {
+	if (args_is_source_arg(a->module_arg) &&
+	    (action == DKMS_ACTION_BUILD || action == DKMS_ACTION_INSTALL)) {
 		/* a source directory or dkms.conf: add it first, as dkms does */
 		r = dkms_module_add(ctx, a->module_arg, &name, &version);
 		if (r == DKMS_E_EXISTS)
@@ -497,13 +201,20 @@ int main(int argc, char **argv)
 	size_t nk = 0;
 	int r;
 
-	r = parse_args(argc, argv, &a);
-	if (r)
+	r = args_parse(argc, argv, &a);
+	if (r || a.help || a.version_flag) {
+		if (a.help)
+			args_usage(stdout);
+		else if (a.version_flag)
+			printf("dkms-%s\n", PACKAGE_VERSION);
+		args_free(&a);
 		return r;
+	}
 	quiet = a.quiet;
 	verbose_rss = getenv("DKMS_REPORT_RSS") != NULL;
 	if (a.cmd == CMD_NONE) {
-		usage(stderr);
+		args_usage(stderr);
+		args_free(&a);
 		return DKMS_E_USAGE;
 	}
 	r = make_kernels(&a, a.cmd != CMD_STATUS && a.cmd != CMD_ADD && !a.all, &k, &nk, &running);
@@ -536,7 +247,7 @@ int main(int argc, char **argv)
 			r = die_usage("%s", "add needs a module: name/version, a directory or a dkms.conf");
 			break;
 		}
-		if (!is_source_arg(src)) {
+		if (!args_is_source_arg(src)) {
 			char *n = NULL, *v = NULL;
 
 			r = dkms_module_resolve(ctx, src, &n, &v);
@@ -555,7 +266,7 @@ int main(int argc, char **argv)
 			if (r)
 				break;
 			src = guess;
-		} else if (is_conf_file(src)) {
+		} else if (args_is_conf_file(src)) {
 			char *slash = strrchr(src, '/');
 
 			guess = slash ? strndup(src, (size_t)(slash - src)) : strdup(".");
@@ -620,11 +331,7 @@ int main(int argc, char **argv)
 	}
 out:
 	dkms_ctx_free(ctx);
-	for (size_t i = 0; i < a.n_kernels; i++)
-		free((char *)a.kernels[i]);
-	free(a.kernels);
-	free(a.arches);
-	free(a.directives);
+	args_free(&a);
 	free(k);
 	free(running);
 	return r;

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The dkms command line: the command table, options, usage. */
+#include "config.h"
+#include "args.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct {
+	const char *name;
+	enum cmd cmd;
+} commands[] = {
+	{ "add", CMD_ADD },
+	{ "build", CMD_BUILD },
+	{ "install", CMD_INSTALL },
+	{ "uninstall", CMD_UNINSTALL },
+	{ "unbuild", CMD_UNBUILD },
+	{ "remove", CMD_REMOVE },
+	{ "status", CMD_STATUS },
+	{ "autoinstall", CMD_AUTOINSTALL },
+	{ "match", CMD_MATCH },
+	{ "kernel_preinst", CMD_KERNEL_PREINST },
+	{ "kernel_postinst", CMD_KERNEL_POSTINST },
+	{ "kernel_prerm", CMD_KERNEL_PRERM },
+};
+
+void args_usage(FILE *out)
+{
+	fputs("Usage: dkms COMMAND [MODULE] [OPTIONS]\n"
+	      "\n"
+	      "Commands:\n"
+	      "  add [MODULE]          register module sources (MODULE: name/version, a directory\n"
+	      "                        holding dkms.conf, or a dkms.conf file)\n"
+	      "  build MODULE          build for the kernels given with -k (default: running kernel)\n"
+	      "  install MODULE        build if needed, then install into the kernel modules tree\n"
+	      "  uninstall MODULE      remove the installed modules, restore originals; keep the build\n"
+	      "  unbuild MODULE        uninstall, then delete the build for those kernels\n"
+	      "  remove MODULE         unbuild for the kernels given (or --all) and forget the version\n"
+	      "                        when no kernel is left\n"
+	      "  status [MODULE]       show what is added, built and installed\n"
+	      "  autoinstall           install every AUTOINSTALL module missing on the kernel(s)\n"
+	      "  match                 install on -k what is installed on --templatekernel\n"
+	      "  kernel_postinst -k K  autoinstall for a newly installed kernel\n"
+	      "  kernel_prerm -k K     unbuild everything built for a kernel being removed\n"
+	      "  kernel_preinst -k K   unbuild the AUTOINSTALL modules of a kernel being reinstalled\n"
+	      "\n"
+	      "Options (--opt=value and --opt value both work):\n"
+	      "  -m MODULE[/VERSION]   module name (and version)\n"
+	      "  -v VERSION            module version\n"
+	      "  -k KVER[/ARCH]        kernel version (repeatable)\n"
+	      "  -a, --arch ARCH       architecture for the matching -k\n"
+	      "  -c FILE               use FILE instead of the module's dkms.conf\n"
+	      "  --all                 every kernel the module is built for (remove, unbuild, uninstall)\n"
+	      "  --force               rebuild / reinstall even when already done\n"
+	      "  --force-version-override  install over a newer in-kernel module\n"
+	      "  --directive NAME=VAL  override a dkms.conf directive (repeatable)\n"
+	      "  --templatekernel K    the kernel to copy from (match)\n"
+	      "  --config FILE         the kernel .config to use\n"
+	      "  --kernelsourcedir DIR kernel headers to build against\n"
+	      "  --dkmstree DIR        registry (default /var/lib/dkms)\n"
+	      "  --sourcetree DIR      module sources (default /usr/src)\n"
+	      "  --installtree DIR     kernel modules (default /lib/modules)\n"
+	      "  --confdir DIR         configuration (default /etc/dkms)\n"
+	      "  --no-depmod           do not run depmod\n"
+	      "  -j N                  parallel make jobs (default: number of CPUs)\n"
+	      "  --dry-run             print the plan and do nothing\n"
+	      "  --json                status: print a JSON array\n"
+	      "  -q, --quiet           print errors only\n"
+	      "  --verbose             print more\n"
+	      "  -V, --version         print the version\n"
+	      "  -h, --help            print this help\n"
+	      "\n"
+	      "Exit codes: 0 ok, 3 already added, 4 bad arguments or missing dkms.conf, 6 missing kernel\n"
+	      "directory, failed patch or depmod, 7 built module missing, 8 bad dkms.conf, 10 make failed,\n"
+	      "11 autoinstall had failures, 13 missing BUILD_DEPENDS, 21 kernel headers missing,\n"
+	      "77 skipped by BUILD_EXCLUSIVE, 101 PRE_INSTALL refused. See dkms(8).\n",
+	      out);
+}
+
+/* A directory holding dkms.conf. */
+bool args_is_source_dir(const char *arg)
+{
+	char *conf;
+	bool r;
+
+	if (asprintf(&conf, "%s/dkms.conf", arg) < 0)
+		abort();
+	r = access(conf, F_OK) == 0;
+	free(conf);
+	return r;
+}
+
+/* A path to a dkms.conf (any file whose name ends in dkms.conf). */
+bool args_is_conf_file(const char *arg)
+{
+	size_t len = strlen(arg);
+
+	return len >= 9 && !strcmp(arg + len - 9, "dkms.conf") && access(arg, F_OK) == 0;
+}
+
+bool args_is_source_arg(const char *arg)
+{
+	return args_is_source_dir(arg) || args_is_conf_file(arg);
+}
+
+int die_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("Error! ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nRun 'dkms --help' for usage.\n", stderr);
+	return DKMS_E_USAGE;
+}
+
+static void push(const char ***v, size_t *n, const char *s)
+{
+	*v = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!*v)
+		abort();
+	(*v)[(*n)++] = s;
+}
+
+/* --name=value, --name value, -x value. Returns the value or NULL (and advances *i). */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	const char *a = argv[*i];
+	size_t len = strlen(name);
+
+	if (!strncmp(a, name, len) && a[len] == '=')
+		return a + len + 1;
+	if (*i + 1 < argc)
+		return argv[++*i];
+	return NULL;
+}
+
+int args_parse(int argc, char **argv, struct args *a)
+{
+	static const char *const with_value[] = {
+		"-m",
+		"--module",
+		"-v",
+		"-k",
+		"--kernelver",
+		"-a",
+		"--arch",
+		"-c",
+		"--templatekernel",
+		"--directive",
+		"--config",
+		"--archive",
+		"--kernelsourcedir",
+		"--dkmstree",
+		"--sourcetree",
+		"--installtree",
+		"--confdir",
+		"-j",
+	};
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *opt = NULL;
+
+		if (arg[0] == '-' && arg[1]) {
+			for (size_t w = 0; w < sizeof(with_value) / sizeof(*with_value); w++) {
+				size_t len = strlen(with_value[w]);
+
+				if (!strncmp(arg, with_value[w], len) &&
+				    (arg[len] == '\0' || arg[len] == '=')) {
+					opt = with_value[w];
+					break;
+				}
+			}
+		}
+		if (opt) {
+			const char *val = opt_value(argc, argv, &i, opt);
+
+			if (!val)
+				return die_usage("option %s needs a value", opt);
+			if (!strcmp(opt, "-m") || !strcmp(opt, "--module"))
+				a->module_arg = val;
+			else if (!strcmp(opt, "-v"))
+				a->version = val;
+			else if (!strcmp(opt, "-k") || !strcmp(opt, "--kernelver"))
+				push(&a->kernels, &a->n_kernels, strdup(val)); /* split in place later */
+			else if (!strcmp(opt, "-a") || !strcmp(opt, "--arch"))
+				push(&a->arches, &a->n_arches, val);
+			else if (!strcmp(opt, "-c"))
+				a->opts.conf_file = val;
+			else if (!strcmp(opt, "--templatekernel"))
+				a->template_kernel = val;
+			else if (!strcmp(opt, "--directive"))
+				push(&a->directives, &a->n_directives, val);
+			else if (!strcmp(opt, "--config"))
+				a->paths.kernel_config = val;
+			else if (!strcmp(opt, "--archive"))
+				return die_usage("%s: tarballs are not supported yet (mktarball/ldtarball)",
+						 opt);
+			else if (!strcmp(opt, "--kernelsourcedir"))
+				a->paths.kernel_source_dir = val;
+			else if (!strcmp(opt, "--dkmstree"))
+				a->paths.dkms_tree = val;
+			else if (!strcmp(opt, "--sourcetree"))
+				a->paths.source_tree = val;
+			else if (!strcmp(opt, "--installtree"))
+				a->paths.install_tree = val;
+			else if (!strcmp(opt, "--confdir"))
+				a->paths.conf_dir = val;
+			else if (!strcmp(opt, "-j")) {
+				char *end;
+				long j = strtol(val, &end, 10);
+
+				if (*end || j < 0 || j > 4096)
+					return die_usage("-j needs a number, not '%s'", val);
+				a->opts.jobs = (int)j;
+				a->opts_jobs_set = true;
+			}
+			continue;
+		}
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			a->help = true;
+			return 0;
+		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
+			a->version_flag = true;
+			return 0;
+		} else if (!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) {
+			a->quiet = true;
+		} else if (!strcmp(arg, "--force")) {
+			a->opts.force = true;
+		} else if (!strcmp(arg, "--force-version-override")) {
+			a->opts.force_version_override = true;
+		} else if (!strcmp(arg, "--all")) {
+			a->all = true;
+		} else if (!strcmp(arg, "--verbose")) {
+			a->opts.verbose = true;
+		} else if (!strcmp(arg, "--no-depmod")) {
+			a->opts.no_depmod = true;
+		} else if (!strcmp(arg, "--dry-run")) {
+			a->dry_run = true;
+		} else if (!strcmp(arg, "--json")) {
+			a->json = true;
+		} else if (!strcmp(arg, "--symlink-modules") || !strcmp(arg, "--modprobe-on-install") ||
+			   !strcmp(arg, "--no-initrd") || !strcmp(arg, "--no-clean-kernel") ||
+			   !strcmp(arg, "--no-prepare-kernel") || !strcmp(arg, "--rpm_safe_upgrade") ||
+			   !strcmp(arg, "--binaries-only") || !strcmp(arg, "--source-only")) {
+			fprintf(stderr, "Warning: %s is accepted and ignored by this dkms.\n", arg);
+		} else if (arg[0] == '-' && arg[1]) {
+			fprintf(stderr, "Error! Unknown option: %s\n", arg);
+			args_usage(stderr);
+			return DKMS_E_USAGE;
+		} else {
+			enum cmd c = CMD_NONE;
+
+			for (size_t k = 0; k < sizeof(commands) / sizeof(*commands); k++)
+				if (!strcmp(arg, commands[k].name))
+					c = commands[k].cmd;
+			if (c != CMD_NONE && a->cmd == CMD_NONE)
+				a->cmd = c;
+			else if (c != CMD_NONE)
+				return die_usage("cannot specify more than one command ('%s')", arg);
+			else if (!a->module_arg)
+				a->module_arg = arg;
+			else
+				return die_usage("do not know how to handle '%s'", arg);
+		}
+	}
+	return 0;
+}
+
+void args_free(struct args *a)
+{
+	for (size_t i = 0; i < a->n_kernels; i++)
+		free((char *)a->kernels[i]);
+	free(a->kernels);
+	free(a->arches);
+	free(a->directives);
+}
