@@ -200,6 +200,7 @@ int dkms_ctx_new(const struct dkms_paths *paths, struct dkms_ctx **out)
 
 	if (!ctx)
 		return DKMS_E_FAIL;
+	ctx->lock_fd = -1;
 	if (!paths)
 		paths = &none;
 	ctx->conf_dir = dkms_strdup(paths->conf_dir ? paths->conf_dir : DEFAULT_CONF_DIR);
@@ -243,6 +244,8 @@ void dkms_ctx_free(struct dkms_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	if (ctx->lock_fd >= 0)
+		close(ctx->lock_fd);
 	dkms_conf_cache_free(ctx);
 	free(ctx->dkms_tree);
 	free(ctx->source_tree);

@@ -20,6 +20,8 @@ int dkms_depmod(struct dkms_ctx *ctx, const struct dkms_kernel *k)
 	if (ctx->opts.no_depmod || !dkms_kernel_has_modules_dep(k)) {
 		dkms_log(ctx, DKMS_LOG_DEBUG, "depmod %s skipped (%s)", k->version,
 			 ctx->opts.no_depmod ? "--no-depmod" : "no modules.dep: the kernel is not installed");
+		if (!ctx->opts.no_depmod)
+			dkms_journal_depmod_done(ctx, k);
 		return 0;
 	}
 	while (tl > 1 && tree[tl - 1] == '/')
@@ -88,6 +90,8 @@ int dkms_depmod(struct dkms_ctx *ctx, const struct dkms_kernel *k)
 				 "depmod failed for kernel %s (status %d)%s%s; run depmod -a %s "
 				 "by hand to see why",
 				 k->version, st, out[0] ? ": " : "", out, k->version);
+	else
+		dkms_journal_depmod_done(ctx, k);
 	if (tmp) {
 		dkms_rm_rf(tmp);
 		free(tmp);

@@ -2,9 +2,12 @@
 /* dkms install and uninstall: built modules placed in <install_tree>/<kver>, and taken out again. */
 #include "install.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libkmod.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* <install_tree>/<kver><loc>, without a trailing '/'. */
@@ -19,18 +22,77 @@ char *dkms_install_dest_dir(struct install *in, const char *loc)
 
 /* ---- placing files ---- */
 
-static int install_place(struct install *in, struct install_mod *im)
+static void install_prune(struct install *in, const char *dir);
+static int install_uninstall(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k,
+			     bool journal);
+
+/* Copy src to dst (no rename: dst is a temporary name) and fsync it. 0 / -errno. */
+static int install_copy_synced(const char *src, const char *dst)
 {
-	char *name = dkms_modinfo_name(im->file);
-	char *dst = dkms_path_join(im->dest_dir, im->file);
+	char buf[65536];
+	int in_fd = open(src, O_RDONLY | O_CLOEXEC), out_fd, r = 0;
+	ssize_t len;
+
+	if (in_fd < 0)
+		return -errno;
+	out_fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (out_fd < 0) {
+		r = -errno;
+		close(in_fd);
+		return r;
+	}
+	while (!r && (len = read(in_fd, buf, sizeof(buf))) != 0) {
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len < 0) {
+			r = -errno;
+			break;
+		}
+		for (ssize_t off = 0; off < len && !r;) {
+			ssize_t w = write(out_fd, buf + off, (size_t)(len - off));
+
+			if (w < 0 && errno != EINTR)
+				r = -errno;
+			off += w > 0 ? w : 0;
+		}
+	}
+	if (!r && (fchmod(out_fd, 0644) < 0 || fsync(out_fd) < 0))
+		r = -errno;
+	if (close(out_fd) < 0 && !r)
+		r = -errno;
+	close(in_fd);
+	return r;
+}
+
+/* Write the module under its temporary name: a full disk fails here, before anything is replaced. */
+static int install_stage(struct install *in, struct install_mod *im)
+{
 	int r = dkms_mkdir_p(im->dest_dir, 0755);
 
 	if (!r)
-		r = dkms_copy_file(im->built, dst, 0644);
+		r = install_copy_synced(im->built, im->stage);
 	if (r < 0) {
-		r = dkms_err_set(in->ctx, DKMS_E_FAIL,
-				 "%s/%s: cannot install %s as %s: %s; check free space in %s", in->m, in->v,
-				 im->built, dst, strerror(-r), in->k->modules_dir);
+		unlink(im->stage);
+		install_prune(in, im->dest_dir);
+		return dkms_err_set(in->ctx, DKMS_E_FAIL,
+				    "%s/%s: cannot write %s in %s: %s; nothing was changed for kernel %s: "
+				    "free some space in %s and run dkms install again",
+				    in->m, in->v, im->file, im->dest_dir, strerror(-r), in->k->version,
+				    in->k->modules_dir);
+	}
+	return 0;
+}
+
+/* Rename the written module into place. */
+static int install_commit(struct install *in, struct install_mod *im)
+{
+	char *name = dkms_modinfo_name(im->file);
+	char *dst = dkms_path_join(im->dest_dir, im->file);
+	int r = 0;
+
+	if (rename(im->stage, dst) < 0) {
+		r = dkms_err_set(in->ctx, DKMS_E_FAIL, "%s/%s: cannot rename %s to %s: %s", in->m, in->v,
+				 im->stage, dst, strerror(errno));
 		free(dst);
 	} else {
 		dkms_log(in->ctx, DKMS_LOG_INFO, "%s/%s: installed %s in %s/", in->m, in->v, im->file,
@@ -44,20 +106,25 @@ static int install_place(struct install *in, struct install_mod *im)
 				dkms_log(in->ctx, DKMS_LOG_INFO, "%s/%s: removed %s", in->m, in->v, other);
 			free(other);
 		}
+		dkms_fsync_dir(im->dest_dir);
 	}
 	free(name);
 	return r;
 }
 
-/* Undo a half-done install: remove what was placed, put originals back. */
+/* Undo a half-done install: remove what was placed or staged, put originals back. */
 static void install_rollback(struct install *in)
 {
 	for (size_t i = in->n_mods; i-- > 0;) {
 		struct install_mod *im = &in->mods[i];
 
+		if (im->stage)
+			unlink(im->stage);
 		if (im->placed)
 			unlink(im->placed);
 		dkms_original_undo(in, im);
+		if (im->dest_dir)
+			install_prune(in, im->dest_dir);
 	}
 	rmdir(in->odir);
 }
@@ -84,6 +151,7 @@ static void install_free(struct install *in)
 		free(in->mods[i].orig);
 		free(in->mods[i].placed);
 		free(in->mods[i].saved);
+		free(in->mods[i].stage);
 	}
 	free(in->mods);
 	if (in->kmod)
@@ -161,7 +229,7 @@ static int install_prepare_mods(struct install *in)
 		}
 		im->file = strrchr(im->built, '/') + 1;
 		im->dest_dir = dkms_install_dest_dir(in, mf->dest_location);
-		dkms_modinfo_check_version(in, im);
+		im->stage = dkms_asprintf("%s/.%s.dkms-new", im->dest_dir, im->file);
 	}
 	free(moddir);
 	return r;
@@ -170,7 +238,7 @@ static int install_prepare_mods(struct install *in)
 int dkms_install(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k)
 {
 	struct install in;
-	char *iv = NULL, *srcdir = NULL;
+	char *iv = NULL, *srcdir = NULL, *entry = NULL;
 	size_t n_ok = 0;
 	int r, st;
 
@@ -208,47 +276,68 @@ int dkms_install(struct dkms_ctx *ctx, const char *m, const char *v, const struc
 		goto out;
 	}
 
-	/* One version per kernel: the one there now (or this one, again) goes first. */
-	iv = dkms_tree_installed_version(ctx, m, k->version, k->arch);
-	if (iv) {
-		dkms_log(ctx, DKMS_LOG_INFO, "%s/%s is installed for %s (%s): uninstalling it first", m, iv,
-			 k->version, k->arch);
-		r = dkms_uninstall(ctx, m, iv, k);
-		if (r)
-			goto out;
-	}
-
-	/* version sanity against what the kernel has without us */
 	r = install_prepare_mods(&in);
 	if (r)
 		goto out;
-	for (size_t i = 0; i < in.n_mods; i++)
+	/* Record the operation, then write every module under a temporary name: a full disk or an
+	 * error here leaves the installed version as it was. */
+	iv = dkms_tree_installed_version(ctx, m, k->version, k->arch);
+	{
+		char **staged = calloc(in.n_mods + 1, sizeof(*staged));
+
+		if (!staged)
+			abort();
+		for (size_t i = 0; i < in.n_mods; i++)
+			staged[i] = in.mods[i].stage;
+		r = dkms_journal_begin(ctx, "install", m, v, iv, k, staged, in.n_mods, &entry);
+		free(staged);
+	}
+	for (size_t i = 0; i < in.n_mods && !r; i++)
+		r = install_stage(&in, &in.mods[i]);
+	if (r)
+		goto fail;
+
+	/* One version per kernel: the one there now (or this one, again) goes first. */
+	if (iv) {
+		dkms_log(ctx, DKMS_LOG_INFO, "%s/%s is installed for %s (%s): replacing it", m, iv,
+			 k->version, k->arch);
+		r = install_uninstall(ctx, m, iv, k, false);
+		if (r)
+			goto fail;
+	}
+
+	/* version sanity against what the kernel has without us */
+	for (size_t i = 0; i < in.n_mods; i++) {
+		dkms_modinfo_check_version(&in, &in.mods[i]);
 		n_ok += !in.mods[i].skip;
+	}
 	if (!n_ok) {
 		r = dkms_err_set(ctx, DKMS_E_KERNEL,
 				 "%s/%s: installation for kernel %s (%s) aborted: the kernel "
 				 "already has the same or a newer version of %s%s; use --force to replace it",
 				 m, v, k->version, k->arch, in.mods[0].file,
 				 in.n_mods > 1 ? " and the others" : "");
-		goto out;
+		goto fail;
 	}
 
 	for (size_t i = 0; i < in.n_mods && !r; i++) {
 		struct install_mod *im = &in.mods[i];
 
-		if (im->skip)
+		if (im->skip) {
+			unlink(im->stage);
 			continue;
+		}
 		if (im->orig)
 			r = dkms_original_save(&in, im);
 		if (!r)
-			r = install_place(&in, im);
+			r = install_commit(&in, im);
 	}
 	if (!r)
 		r = dkms_tree_set_installed(ctx, m, v, k->version, k->arch);
-	if (r) {
-		install_rollback(&in);
-		goto out;
-	}
+	if (r)
+		goto fail;
+	dkms_journal_end(ctx, entry);
+	entry = NULL;
 	st = dkms_script_run(ctx, "POST_INSTALL", srcdir, in.conf->post_install, -1);
 	if (st)
 		dkms_log(ctx, DKMS_LOG_WARN, "%s/%s: the POST_INSTALL script %s returned %d (ignored)", m, v,
@@ -258,6 +347,10 @@ out:
 	free(srcdir);
 	install_free(&in);
 	return r;
+fail:
+	install_rollback(&in);
+	dkms_journal_end(ctx, entry);
+	goto out;
 }
 
 /* ---- uninstall ---- */
@@ -329,10 +422,13 @@ static void install_remove_file(struct install *in, const char *file)
 	free(built);
 }
 
-int dkms_uninstall(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k)
+/* Uninstall m/v for k; journal: record it first (not when install.c replaces a version, whose
+ * record covers it). */
+static int install_uninstall(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k,
+			     bool journal)
 {
 	struct install in;
-	char *iv, *moddir;
+	char *iv, *moddir, *entry = NULL;
 	char **files = NULL;
 	size_t n = 0;
 	int r;
@@ -349,6 +445,11 @@ int dkms_uninstall(struct dkms_ctx *ctx, const char *m, const char *v, const str
 		goto out;
 	}
 	free(iv);
+	if (journal) {
+		r = dkms_journal_begin(ctx, "uninstall", m, v, NULL, k, NULL, 0, &entry);
+		if (r)
+			goto out;
+	}
 	moddir = dkms_path_join(in.kdir, "module");
 	if (dkms_list_dir(moddir, &files, &n) == 0)
 		for (size_t i = 0; i < n; i++)
@@ -357,8 +458,108 @@ int dkms_uninstall(struct dkms_ctx *ctx, const char *m, const char *v, const str
 	free(moddir);
 	dkms_strv_free(files, n);
 	dkms_original_restore(&in);
+	/* the link goes last: while it is there, a crash leaves a record that finishes the work */
 	r = dkms_tree_clear_installed(ctx, m, k->version, k->arch);
+	if (!r)
+		dkms_journal_end(ctx, entry);
+	else
+		free(entry);
 out:
 	install_free(&in);
+	return r;
+}
+
+int dkms_uninstall(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k)
+{
+	return install_uninstall(ctx, m, v, k, true);
+}
+
+/* ---- recovery after a crash ---- */
+
+/* Is every module file of m/v for k in place, with the bytes built? */
+static bool install_is_complete(struct dkms_ctx *ctx, const char *m, const char *v,
+				const struct dkms_kernel *k)
+{
+	struct install in;
+	char *moddir;
+	char **files = NULL;
+	size_t n = 0;
+	bool ok;
+
+	if (install_init(&in, ctx, m, v, k, false)) {
+		install_free(&in);
+		return false;
+	}
+	moddir = dkms_path_join(in.kdir, "module");
+	ok = dkms_list_dir(moddir, &files, &n) == 0 && n > 0;
+	for (size_t i = 0; i < n && ok; i++) {
+		char *name = dkms_modinfo_name(files[i]), *built = dkms_path_join(moddir, files[i]);
+		const char *loc = name ? dkms_install_conf_location(&in, name) : NULL;
+		char *dir = loc ? dkms_install_dest_dir(&in, loc) : NULL;
+		char *p = dir ? dkms_path_join(dir, files[i])
+			      : dkms_tree_find_installed_file(ctx, k->version, files[i]);
+
+		if (files[i][0] != '.')
+			ok = p && dkms_files_equal(p, built) == 1;
+		free(p);
+		free(dir);
+		free(built);
+		free(name);
+	}
+	dkms_strv_free(files, n);
+	free(moddir);
+	install_free(&in);
+	return ok;
+}
+
+/* Remove the files of m/v for k that are in place without being registered, put originals back. */
+static void install_scrub(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k)
+{
+	struct install in;
+	char *moddir;
+	char **files = NULL;
+	size_t n = 0;
+
+	if (!install_init(&in, ctx, m, v, k, false)) {
+		moddir = dkms_path_join(in.kdir, "module");
+		if (dkms_list_dir(moddir, &files, &n) == 0)
+			for (size_t i = 0; i < n; i++)
+				if (files[i][0] != '.')
+					install_remove_file(&in, files[i]);
+		free(moddir);
+		dkms_strv_free(files, n);
+		dkms_original_restore(&in);
+	}
+	install_free(&in);
+}
+
+int dkms_install_recover(struct dkms_ctx *ctx, const char *op, const char *m, const char *v, const char *prev,
+			 const struct dkms_kernel *k, char *const *staged, size_t n_staged)
+{
+	char *cur;
+	int r = 0;
+
+	for (size_t i = 0; i < n_staged; i++)
+		if (unlink(staged[i]) == 0)
+			dkms_log(ctx, DKMS_LOG_INFO, "removed the unfinished %s", staged[i]);
+	cur = dkms_tree_installed_version(ctx, m, k->version, k->arch);
+	if (cur && install_is_complete(ctx, m, cur, k) &&
+	    ((!strcmp(op, "install") && (!strcmp(cur, v) || (prev && !strcmp(cur, prev)))))) {
+		/* the new version made it, or the old one was not touched yet */
+		dkms_log(ctx, DKMS_LOG_INFO, "%s/%s is installed for kernel %s and complete", m, cur,
+			 k->version);
+		free(cur);
+		return 0;
+	}
+	/* anything else is made absent; the next autoinstall installs it again */
+	if (cur)
+		r = install_uninstall(ctx, m, cur, k, false);
+	if (!r && strcmp(op, "install") == 0)
+		install_scrub(ctx, m, v, k);
+	if (!r)
+		dkms_log(ctx, DKMS_LOG_WARN,
+			 "%s is no longer installed for kernel %s (%s); run dkms autoinstall -k %s", m,
+			 k->version, k->arch, k->version);
+	free(cur);
 	return r;
 }

@@ -14,6 +14,7 @@ struct install_mod {
 	char *dest_dir; /* <install_tree>/<kver><dest_location> */
 	char *orig;	/* in-tree module to back up, or NULL */
 	bool skip;	/* refused by the version check */
+	char *stage;	/* <dest_dir>/.<file>.dkms-new: the copy written before anything is replaced */
 	char *placed;	/* what we wrote */
 	char *saved;	/* where orig went */
 };

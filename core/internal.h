@@ -45,6 +45,8 @@ struct dkms_ctx {
 	void *progress_data;
 	char err[2048];
 	struct dkms_conf_cache *conf_cache;
+	int lock_fd;	/* <dkms_tree>/.lock while this context writes, else -1 */
+	int lock_depth; /* nested dkms_lock_take() calls */
 };
 
 /* ---- ctx.c: errors and logging ---- */
@@ -254,6 +256,31 @@ int dkms_script_run(struct dkms_ctx *ctx, const char *what, const char *dir, con
 int dkms_install(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k);
 /* Remove them, restore originals, clear the link. No depmod. */
 int dkms_uninstall(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k);
+/* After a crash during an install or uninstall of m/v (replacing prev) for k: leave m on k either
+ * complete (the link, and every file of that version in place) or absent (its files gone,
+ * originals back). staged: temporary files to delete. */
+int dkms_install_recover(struct dkms_ctx *ctx, const char *op, const char *m, const char *v, const char *prev,
+			 const struct dkms_kernel *k, char *const *staged, size_t n_staged);
+
+/* ---- lock.c: one writer per dkms tree (flock on <dkms_tree>/.lock) ---- */
+/* Wait for the lock (saying who holds it), then recover what an interrupted
+ * writer left (dkms_journal_recover). Nested calls count. */
+int dkms_lock_take(struct dkms_ctx *ctx);
+void dkms_lock_drop(struct dkms_ctx *ctx);
+/* In a forked child: close the lock without releasing the parent's. */
+void dkms_lock_forget(struct dkms_ctx *ctx);
+
+/* ---- journal.c: changes to the install tree in flight, in <dkms_tree>/.journal ---- */
+/* Record an install or uninstall of m/v (replacing prev, may be NULL) for k
+ * before it touches the install tree, with the temporary files it will
+ * write; and that k needs depmod. *entry: the record, for dkms_journal_end. */
+int dkms_journal_begin(struct dkms_ctx *ctx, const char *op, const char *m, const char *v, const char *prev,
+		       const struct dkms_kernel *k, char *const *staged, size_t n_staged, char **entry);
+void dkms_journal_end(struct dkms_ctx *ctx, char *entry); /* frees entry */
+/* depmod ran (or was not needed) for k: forget its pending mark. */
+void dkms_journal_depmod_done(struct dkms_ctx *ctx, const struct dkms_kernel *k);
+/* Finish or undo every recorded operation, then run the pending depmods. Lock held. */
+int dkms_journal_recover(struct dkms_ctx *ctx);
 
 /* ---- depmod.c ---- */
 /* depmod -a kver (skipped without modules.dep); DKMS_E_KERNEL on failure. */

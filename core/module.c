@@ -54,7 +54,7 @@ void dkms_module_run_script(struct dkms_ctx *ctx, const char *m, const char *v, 
 	free(src);
 }
 
-int dkms_module_add(struct dkms_ctx *ctx, const char *source_dir, char **name, char **version)
+static int module_add(struct dkms_ctx *ctx, const char *source_dir, char **name, char **version)
 {
 	char real[PATH_MAX];
 	struct dkms_conf *conf = NULL;
@@ -126,6 +126,17 @@ out:
 	dkms_conf_free(conf);
 	free(conf_path);
 	free(dest);
+	return r;
+}
+
+int dkms_module_add(struct dkms_ctx *ctx, const char *source_dir, char **name, char **version)
+{
+	int r = dkms_lock_take(ctx);
+
+	if (r)
+		return r;
+	r = module_add(ctx, source_dir, name, version);
+	dkms_lock_drop(ctx);
 	return r;
 }
 

@@ -273,13 +273,32 @@ static int plan_module(struct dkms_ctx *ctx, struct dkms_plan *plan, const struc
 	return 0;
 }
 
-int dkms_plan_for_request(struct dkms_ctx *ctx, const struct dkms_request *req, struct dkms_plan **out)
+/* A plan holds the tree's writer lock from its making (on a tree that an interrupted run has
+ * been repaired in) until it is freed, so that what it decided still holds when it runs. */
+static struct dkms_plan *plan_new(struct dkms_ctx *ctx, int *err)
 {
 	struct dkms_plan *plan = calloc(1, sizeof(*plan));
+
+	if (!plan) {
+		*err = DKMS_E_FAIL;
+		return NULL;
+	}
+	*err = dkms_lock_take(ctx);
+	if (*err) {
+		free(plan);
+		return NULL;
+	}
+	plan->ctx = ctx;
+	return plan;
+}
+
+int dkms_plan_for_request(struct dkms_ctx *ctx, const struct dkms_request *req, struct dkms_plan **out)
+{
 	int r = 0;
+	struct dkms_plan *plan = plan_new(ctx, &r);
 
 	if (!plan)
-		return DKMS_E_FAIL;
+		return r;
 	plan->autoinstall = req->autoinstall;
 	plan->explicit_build = req->action == DKMS_ACTION_BUILD;
 	if (req->autoinstall && req->action == DKMS_ACTION_INSTALL) {
@@ -337,11 +356,11 @@ static bool kernel_has_headers(struct dkms_ctx *ctx, const struct dkms_kref *kr)
 
 int dkms_plan_for_event(struct dkms_ctx *ctx, const struct dkms_event *ev, struct dkms_plan **out)
 {
-	struct dkms_plan *plan = calloc(1, sizeof(*plan));
 	int r = 0;
+	struct dkms_plan *plan = plan_new(ctx, &r);
 
 	if (!plan)
-		return DKMS_E_FAIL;
+		return r;
 	plan->autoinstall = true;
 	for (size_t i = 0; i < ev->n_kernels_removed && !r; i++)
 		r = plan_unbuild_kernel(ctx, plan, NULL, &ev->kernels_removed[i], false);
@@ -368,12 +387,13 @@ int dkms_plan_match(struct dkms_ctx *ctx, const char *template_kver, const struc
 		    struct dkms_plan **out)
 {
 	const char *arch = arch_of(ctx, target);
-	struct dkms_plan *plan = calloc(1, sizeof(*plan));
 	char **mods = NULL;
 	size_t n_mods = 0;
+	int r = 0;
+	struct dkms_plan *plan = plan_new(ctx, &r);
 
 	if (!plan)
-		return DKMS_E_FAIL;
+		return r;
 	if (dkms_tree_list_modules(ctx, &mods, &n_mods) < 0)
 		n_mods = 0;
 	for (size_t i = 0; i < n_mods; i++) {
@@ -458,5 +478,7 @@ void dkms_plan_free(struct dkms_plan *plan)
 		free(j->log_path);
 	}
 	free(plan->jobs);
+	if (plan->ctx)
+		dkms_lock_drop(plan->ctx);
 	free(plan);
 }

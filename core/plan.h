@@ -18,8 +18,9 @@ struct dkms_job {
 struct dkms_plan {
 	struct dkms_job *jobs;
 	size_t n_jobs;
-	bool autoinstall;    /* failures make the run return DKMS_E_AUTOINSTALL */
-	bool explicit_build; /* `dkms build`: an already built module is skipped with a note */
+	bool autoinstall;     /* failures make the run return DKMS_E_AUTOINSTALL */
+	bool explicit_build;  /* `dkms build`: an already built module is skipped with a note */
+	struct dkms_ctx *ctx; /* whose writer lock the plan holds, or NULL */
 };
 
 struct dkms_report {

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -181,7 +182,27 @@ static void child_log(void *data, enum dkms_log_prio prio, const char *msg)
 	rec_write(*(int *)data, REC_LOG, (int)prio, msg, strlen(msg));
 }
 
-static _Noreturn void child_main(struct runner *r, size_t i, int fd)
+static void child_on_orphan(int sig)
+{
+	(void)sig;
+	kill(0, SIGKILL);
+}
+
+/* A build dies with its planner: makes left running after a crash would race with the next run,
+ * which cleans and reuses the job trees. The child leads a process group of its own and, told by
+ * the kernel that the planner is gone, takes the whole group down. */
+static void child_tie(pid_t planner)
+{
+	struct sigaction sa = { .sa_handler = child_on_orphan };
+
+	setpgid(0, 0);
+	sigaction(SIGTERM, &sa, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != planner)
+		kill(0, SIGKILL);
+}
+
+static _Noreturn void child_main(struct runner *r, size_t i, int fd, pid_t planner)
 {
 	struct dkms_job *j = &r->plan->jobs[i];
 	struct dkms_ctx *ctx = r->ctx;
@@ -189,6 +210,8 @@ static _Noreturn void child_main(struct runner *r, size_t i, int fd)
 	size_t len;
 	int code;
 
+	child_tie(planner);
+	dkms_lock_forget(ctx);
 	setenv("MAKEFLAGS", r->js.makeflags, 1);
 	ctx->log_fn = child_log;
 	ctx->log_data = &fd;
@@ -213,7 +236,7 @@ static int start_build(struct runner *r, size_t i, bool implicit)
 	struct dkms_job *j = &r->plan->jobs[i];
 	struct child *c;
 	int fds[2];
-	pid_t pid;
+	pid_t pid, planner = getpid();
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
@@ -230,7 +253,7 @@ static int start_build(struct runner *r, size_t i, bool implicit)
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		child_main(r, i, fds[1]);
+		child_main(r, i, fds[1], planner);
 	}
 	close(fds[1]);
 	r->run = realloc(r->run, (r->n_run + 1) * sizeof(*r->run));
@@ -413,9 +436,15 @@ int dkms_plan_run(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_repo
 	if (!rep)
 		return DKMS_E_FAIL;
 	rep->plan = plan;
+	e = dkms_lock_take(ctx);
+	if (e) {
+		free(rep);
+		return e;
+	}
 	e = dkms_jobserver_init(&r.js, dkms_jobs(ctx));
 	if (e) {
 		free(rep);
+		dkms_lock_drop(ctx);
 		return dkms_err_set(ctx, DKMS_E_FAIL, "cannot set up the make jobserver: %s", strerror(-e));
 	}
 	r.phase = calloc(n + 1, sizeof(*r.phase));
@@ -455,6 +484,7 @@ int dkms_plan_run(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_repo
 		}
 	}
 	rep->n_failed = r.n_failed;
+	dkms_lock_drop(ctx);
 	dkms_kernels_free(&r.ks);
 	dkms_jobserver_free(&r.js);
 	free(r.phase);

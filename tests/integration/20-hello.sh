@@ -97,7 +97,7 @@ expect_out "^remove dkms-hello/0.1, $K1, $ARCH"
 check "--dry-run changed nothing" test -f "$ko1"
 
 expect_rc 0 remove "$M" --all
-check "remove --all: nothing left in the dkms tree" test -z "$(ls -A "$T/dkms" | grep -v '^mok\.')"
+check "remove --all: nothing left in the dkms tree" test -z "$(ls -A "$T/dkms" | grep -v -e '^mok\.' -e '^\.lock$')"
 check "remove --all: nothing left in /lib/modules" test -z "$(find "$T/lib/modules" -name 'dkms_hello*')"
 expect_status ""
 done_ok
