@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define JOURNAL_DIR ".journal"
@@ -116,6 +117,44 @@ void dkms_journal_depmod_done(struct dkms_ctx *ctx, const struct dkms_kernel *k)
 
 /* ---- recovery ---- */
 
+/* Is name one of our temporary names, ".<name>.dkms-tmp.<pid>" or ".<file>.dkms-new"? */
+static bool journal_is_temp(const char *name)
+{
+	const char *t = strstr(name, ".dkms-tmp.");
+	size_t len = strlen(name);
+
+	if (name[0] != '.')
+		return false;
+	if (t && t[10] && strspn(t + 10, "0123456789") == strlen(t + 10))
+		return true;
+	return len > 9 && !strcmp(name + len - 9, ".dkms-new");
+}
+
+/* Delete temporary files and directories a killed writer left in dir and below (depth levels). */
+static void journal_sweep(struct dkms_ctx *ctx, const char *dir, int depth)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	if (dkms_list_dir(dir, &names, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char *p = dkms_path_join(dir, names[i]);
+
+		if (journal_is_temp(names[i])) {
+			if (dkms_rm_rf(p) == 0)
+				dkms_log(ctx, DKMS_LOG_INFO, "removed the unfinished %s", p);
+		} else if (depth > 0 && names[i][0] != '.' && dkms_is_dir(p)) {
+			struct stat st;
+
+			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+				journal_sweep(ctx, p, depth - 1);
+		}
+		free(p);
+	}
+	dkms_strv_free(names, n);
+}
+
 struct record {
 	char *op, *module, *version, *kernel, *arch, *previous;
 	char **staged;
@@ -196,6 +235,13 @@ static int recover_op(struct dkms_ctx *ctx, const char *path)
 		 !strcmp(rec.op, "install") ? "installed" : "uninstalled", rec.module, rec.version,
 		 rec.kernel, rec.arch);
 	r = dkms_kernel_open(ctx, rec.kernel, rec.arch, &k);
+	if (!r) {
+		char *mdir = dkms_path_join(ctx->dkms_tree, rec.module);
+
+		journal_sweep(ctx, mdir, 0); /* a half-made kernel-<kver>-<arch> link */
+		journal_sweep(ctx, k->modules_dir, 2);
+		free(mdir);
+	}
 	if (!r)
 		r = dkms_install_recover(ctx, rec.op, rec.module, rec.version, rec.previous, k, rec.staged,
 					 rec.n_staged);
@@ -241,6 +287,7 @@ int dkms_journal_recover(struct dkms_ctx *ctx)
 	if (dkms_exists(build) && dkms_rm_rf(build) < 0)
 		dkms_log(ctx, DKMS_LOG_WARN, "cannot clean %s", build);
 	free(build);
+	journal_sweep(ctx, ctx->dkms_tree, 3); /* <m>/<v>/<kver>/<arch> */
 	if (dkms_list_dir(dir, &names, &n) < 0)
 		goto out;
 	/* first the operations, which mark depmod as due, then depmod */
@@ -265,6 +312,7 @@ int dkms_journal_recover(struct dkms_ctx *ctx)
 		}
 	}
 out:
+	rmdir(dir); /* when nothing is left in it */
 	dkms_strv_free(names, n);
 	free(dir);
 	return r;
