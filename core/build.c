@@ -369,17 +369,18 @@ static int build_check_modules(struct build *b)
 
 /* ---- after a failure ---- */
 
-/* After a failure: make.log to <kdir>/log/ (unless a complete earlier build is there). */
+/* After a failure: make.log to <kdir>/log/, or make.failed.log beside the log of a complete earlier
+ * build, which stays as it was (the job tree it came from is cleaned by the next run). */
 static char *build_keep_log(struct build *b)
 {
 	char *mod = dkms_path_join(b->kdir, "module"), *logdir = dkms_path_join(b->kdir, "log");
-	char *dst = dkms_path_join(logdir, "make.log");
+	char *dst = dkms_path_join(logdir, dkms_is_dir(mod) ? "make.failed.log" : "make.log");
 
 	if (b->log_fd >= 0) {
 		close(b->log_fd);
 		b->log_fd = -1;
 	}
-	if (dkms_is_dir(mod) || dkms_mkdir_p(logdir, 0755) < 0 || dkms_copy_file(b->log, dst, 0644) < 0) {
+	if (dkms_mkdir_p(logdir, 0755) < 0 || dkms_copy_file(b->log, dst, 0644) < 0) {
 		free(dst);
 		dst = dkms_strdup(b->log);
 	}
