@@ -42,7 +42,7 @@ void args_usage(FILE *out)
 	      "                        when no kernel is left\n"
 	      "  status [MODULE]       show what is added, built and installed\n"
 	      "  autoinstall           install every AUTOINSTALL module missing on the kernel(s)\n"
-	      "  match                 install on -k what is installed on --templatekernel\n"
+	      "  match [MODULE]        install on -k what is installed on --templatekernel\n"
 	      "  kernel_postinst -k K  autoinstall for a newly installed kernel\n"
 	      "  kernel_prerm -k K     unbuild everything built for a kernel being removed\n"
 	      "  kernel_preinst -k K   unbuild the AUTOINSTALL modules of a kernel being reinstalled\n"
