@@ -108,6 +108,7 @@ other/1.0"
 	check "zsh lists the kernels" test "$got" = "5.10.0-1-amd64
 $K1
 $K2"
+	check "zsh offers the machine's arch" test "$(zsh_helper _dkms_arch dkms build -a "")" = "$ARCH"
 else
 	fail "zsh is not installed (scripts/deps.sh --tests)"
 fi
