@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# The shell completions: bash's, sourced into a plain (non-interactive) bash and called the way
-# readline calls it, and zsh's helpers, on a temporary dkms tree and modules tree.
+# The shell completions on a temporary dkms tree and modules tree: bash's, sourced into a plain
+# (non-interactive) bash and called the way readline calls it; zsh's, its helpers alone, then
+# through compsys in an interactive zsh on a pseudo-terminal.
 source "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/dkms-it.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -109,6 +110,53 @@ other/1.0"
 $K1
 $K2"
 	check "zsh offers the machine's arch" test "$(zsh_helper _dkms_arch dkms build -a "")" = "$ARCH"
+
+	# And through compsys itself: an interactive zsh on a pseudo-terminal, compinit with our
+	# directory first in fpath, a line typed and TAB pressed; compadd records what was offered.
+	cat >"$T/capture.zsh" <<'EOZ'
+zmodload zsh/zpty || exit 2
+dir=$1 out=$2 line=$3
+zpty z zsh -f -i
+zpty -w z "PROMPT='' RPROMPT=''"
+zpty -w z "fpath=($dir \$fpath); autoload -U compinit; compinit -u -d $out.dump"
+zpty -w z "compadd() {
+  if [[ \${@[1,(i)(-|--)]} == *-(O|A|D)\\ * ]]; then builtin compadd \"\$@\"; return; fi
+  local -a hits; builtin compadd -A hits \"\$@\"; local r=\$?
+  (( \$#hits )) && print -l -- \$hits >>$out
+  builtin compadd \"\$@\"; return r
+}"
+zpty -w z "print READY"
+zpty -r z _ '*READY*'
+: >$out
+zpty -w -n z "$line"$'\t'
+for i in {1..50}; do [[ -s $out ]] && break; sleep 0.1; done
+sleep 0.3
+zpty -d z
+EOZ
+	complete_zsh() { # expected (lines), the line typed
+		local want=$1 got
+		rm -f "$T/zout"
+		zsh -f "$T/capture.zsh" "$TOP/completion/zsh" "$T/zout" "$2"
+		got=$(sort -u "$T/zout" 2>/dev/null)
+		CHECKS=$((CHECKS + 1))
+		[[ $got == "$want" ]] || fail "zsh completion of '$2' is:
+$got
+expected:
+$want"
+		echo "check: ok: zsh completes '$2'"
+	}
+	complete_zsh "status" "dkms st"
+	complete_zsh "--json" "dkms status --j"
+	complete_zsh "kernel_postinst
+kernel_preinst
+kernel_prerm" "dkms kernel_"
+	complete_zsh "dkms-hello
+dkms-hello/0.1
+dkms-hello/0.2" "dkms install --dkmstree $T/dkms dkms-h"
+	complete_zsh "$K1
+$K2" "dkms build --installtree $T/lib/modules -k 6.1"
+	complete_zsh "0.1
+0.2" "dkms build --dkmstree=$T/dkms -m dkms-hello -v "
 else
 	fail "zsh is not installed (scripts/deps.sh --tests)"
 fi
