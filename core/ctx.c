@@ -298,3 +298,13 @@ const char *dkms_ctx_install_tree(const struct dkms_ctx *ctx)
 {
 	return ctx->install_tree;
 }
+
+const char *dkms_ctx_mok_key(const struct dkms_ctx *ctx)
+{
+	return ctx->mok_key;
+}
+
+const char *dkms_ctx_mok_cert(const struct dkms_ctx *ctx)
+{
+	return ctx->mok_cert;
+}

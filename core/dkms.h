@@ -131,9 +131,9 @@ struct dkms_event {
 struct dkms_plan;
 int dkms_plan_for_request(struct dkms_ctx *ctx, const struct dkms_request *req, struct dkms_plan **out);
 int dkms_plan_for_event(struct dkms_ctx *ctx, const struct dkms_event *ev, struct dkms_plan **out);
-/* Install on target what is installed on the template kernel (dkms match). */
+/* Install on target what is installed on the template kernel (dkms match); module NULL: every one. */
 int dkms_plan_match(struct dkms_ctx *ctx, const char *template_kver, const struct dkms_kref *target,
-		    struct dkms_plan **out);
+		    const char *module, struct dkms_plan **out);
 /* Move src's jobs to the end of dst, but those dst has already (same module, version, kernel); frees src. */
 void dkms_plan_append(struct dkms_plan *dst, struct dkms_plan *src);
 size_t dkms_plan_n_jobs(const struct dkms_plan *plan);
@@ -175,6 +175,16 @@ size_t dkms_report_n_jobs(const struct dkms_report *rep);
 const struct dkms_job_report *dkms_report_job(const struct dkms_report *rep, size_t i);
 size_t dkms_report_n_failed(const struct dkms_report *rep);
 void dkms_report_free(struct dkms_report *rep);
+
+/*
+ * Module signing: the MOK key pair, framework.conf mok_signing_key and
+ * mok_certificate (default <dkms_tree>/mok.key and mok.pub).
+ */
+const char *dkms_ctx_mok_key(const struct dkms_ctx *ctx);
+const char *dkms_ctx_mok_cert(const struct dkms_ctx *ctx);
+/* Make the pair with OpenSSL (RSA-2048 key mode 0600, DER certificate) when
+ * neither exists; *created says whether it did. Half a pair is an error. */
+int dkms_sign_generate_mok(struct dkms_ctx *ctx, bool *created);
 
 /*
  * Status: the tree as `dkms status` prints it. No locks, no processes.

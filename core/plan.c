@@ -384,7 +384,7 @@ int dkms_plan_for_event(struct dkms_ctx *ctx, const struct dkms_event *ev, struc
 }
 
 int dkms_plan_match(struct dkms_ctx *ctx, const char *template_kver, const struct dkms_kref *target,
-		    struct dkms_plan **out)
+		    const char *module, struct dkms_plan **out)
 {
 	const char *arch = arch_of(ctx, target);
 	char **mods = NULL;
@@ -397,8 +397,11 @@ int dkms_plan_match(struct dkms_ctx *ctx, const char *template_kver, const struc
 	if (dkms_tree_list_modules(ctx, &mods, &n_mods) < 0)
 		n_mods = 0;
 	for (size_t i = 0; i < n_mods; i++) {
-		char *v = dkms_tree_installed_version(ctx, mods[i], template_kver, arch);
+		char *v;
 
+		if (module && strcmp(module, mods[i]))
+			continue;
+		v = dkms_tree_installed_version(ctx, mods[i], template_kver, arch);
 		if (v)
 			dkms_plan_add_job(plan, DKMS_ACTION_INSTALL, mods[i], v, target->version, arch);
 		free(v);

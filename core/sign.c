@@ -211,6 +211,17 @@ int dkms_sign_ensure_mok(struct dkms_ctx *ctx)
 	return r;
 }
 
+int dkms_sign_generate_mok(struct dkms_ctx *ctx, bool *created)
+{
+	bool had = ctx->mok_key && ctx->mok_cert &&
+		   (sign_key_is_uri(ctx->mok_key) || dkms_exists(ctx->mok_key)) && dkms_exists(ctx->mok_cert);
+	int r = dkms_sign_ensure_mok(ctx);
+
+	if (created)
+		*created = r == 0 && !had;
+	return r;
+}
+
 static bool sign_is_executable(const char *path)
 {
 	return dkms_is_file(path) && access(path, X_OK) == 0;

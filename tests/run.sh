@@ -3,8 +3,9 @@
 # The whole test suite, on Debian 12 as root:
 #   1. installs what the tests need (scripts/deps.sh --tests),
 #   2. builds with -Werror and runs the Criterion unit tests,
-#   3. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit tests,
-#   4. runs the integration scenarios (tests/integration/*.sh) with the sanitized dkms, on temporary
+#   3. checks the source tarball with make distcheck (build, check, install, uninstall in a scratch prefix),
+#   4. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit tests,
+#   5. runs the integration scenarios (tests/integration/*.sh) with the sanitized dkms, on temporary
 #      trees against the real Debian kernel headers and real *-dkms module packages.
 # Ends with "N passed, N failed" and a non-zero exit when anything failed.
 set -uo pipefail
@@ -53,6 +54,18 @@ echo "== build (-Werror)"
 build "$top/build-test" --enable-shared
 echo "== unit tests"
 unit "$top/build-test" unit
+
+echo "== make distcheck"
+start=$SECONDS
+if make -C "$top/build-test" -s -j"$jobs" distcheck >"$top/build-test/distcheck.log" 2>&1; then
+	passed=$((passed + 1))
+	echo "[dist] distcheck: ok ($((SECONDS - start)) s)"
+else
+	failed=$((failed + 1))
+	failures+=("make distcheck")
+	echo "[dist] distcheck: FAILED ($((SECONDS - start)) s), log $top/build-test/distcheck.log:"
+	tail -40 "$top/build-test/distcheck.log"
+fi
 
 echo "== build (ASan + UBSan)"
 san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g -O1"

@@ -24,6 +24,7 @@ static const struct {
 	{ "kernel_preinst", CMD_KERNEL_PREINST },
 	{ "kernel_postinst", CMD_KERNEL_POSTINST },
 	{ "kernel_prerm", CMD_KERNEL_PRERM },
+	{ "generate_mok", CMD_GENERATE_MOK },
 };
 
 void args_usage(FILE *out)
@@ -41,10 +42,11 @@ void args_usage(FILE *out)
 	      "                        when no kernel is left\n"
 	      "  status [MODULE]       show what is added, built and installed\n"
 	      "  autoinstall           install every AUTOINSTALL module missing on the kernel(s)\n"
-	      "  match                 install on -k what is installed on --templatekernel\n"
+	      "  match [MODULE]        install on -k what is installed on --templatekernel\n"
 	      "  kernel_postinst -k K  autoinstall for a newly installed kernel\n"
 	      "  kernel_prerm -k K     unbuild everything built for a kernel being removed\n"
 	      "  kernel_preinst -k K   unbuild the AUTOINSTALL modules of a kernel being reinstalled\n"
+	      "  generate_mok          create the module signing key and certificate (MOK) if missing\n"
 	      "\n"
 	      "Options (--opt=value and --opt value both work):\n"
 	      "  -m MODULE[/VERSION]   module name (and version)\n"

@@ -23,6 +23,7 @@ enum cmd {
 	CMD_KERNEL_PREINST,
 	CMD_KERNEL_POSTINST,
 	CMD_KERNEL_PRERM,
+	CMD_GENERATE_MOK,
 };
 
 struct args {

@@ -180,16 +180,70 @@ static int cmd_kernels(struct dkms_ctx *ctx, struct args *a, enum dkms_action ac
 static int cmd_match(struct dkms_ctx *ctx, struct args *a, const struct dkms_kref *k, size_t nk)
 {
 	struct dkms_plan *plan;
+	char *name = NULL, *version = NULL;
+	const char *arch;
 	int r;
 
 	if (!a->template_kernel || nk != 1)
-		return die_usage("%s", "match needs --templatekernel and exactly one -k");
-	r = dkms_plan_match(ctx, a->template_kernel, &k[0], &plan);
+		return die_usage("%s",
+				 "match needs --templatekernel K1 and one -k K2 (and optionally a module): "
+				 "dkms match --templatekernel K1 -k K2 [MODULE]");
+	if (!strcmp(a->template_kernel, k[0].version))
+		return die_usage("the templatekernel and the kernel to match are the same: %s", k[0].version);
+	if (a->module_arg) {
+		r = dkms_module_resolve(ctx, a->module_arg, &name, &version);
+		if (r) {
+			fprintf(stderr, "Error! %s\n", dkms_ctx_error(ctx));
+			return r;
+		}
+		free(version);
+		version = dkms_module_newest(ctx, name);
+		if (!version) {
+			fprintf(stderr, "Error! The module: %s is not located in the DKMS tree %s.\n", name,
+				dkms_ctx_dkms_tree(ctx));
+			free(name);
+			return DKMS_E_EXISTS;
+		}
+	}
+	r = dkms_plan_match(ctx, a->template_kernel, &k[0], name, &plan);
+	free(name);
+	free(version);
 	if (r) {
 		fprintf(stderr, "Error! %s\n", dkms_ctx_error(ctx));
 		return r;
 	}
+	if (!quiet && !a->dry_run) {
+		struct utsname u;
+
+		arch = k[0].arch ? k[0].arch : uname(&u) == 0 ? u.machine : "unknown";
+		printf("Matching modules in kernel: %s (%s)\n", k[0].version, arch);
+		printf("to the configuration of kernel: %s (%s)\n", a->template_kernel, arch);
+		if (!dkms_plan_n_jobs(plan))
+			printf("There is nothing to be done for this match.\n");
+		fflush(stdout);
+	}
 	return run_plan(ctx, plan, a->dry_run);
+}
+
+/* generate_mok: the key pair only, made in-process; an existing pair is kept. */
+static int cmd_generate_mok(struct dkms_ctx *ctx)
+{
+	bool created = false;
+	int r;
+
+	if (!quiet) {
+		printf("Signing key: %s\n", dkms_ctx_mok_key(ctx));
+		printf("Public certificate (MOK): %s\n", dkms_ctx_mok_cert(ctx));
+		fflush(stdout);
+	}
+	r = dkms_sign_generate_mok(ctx, &created);
+	if (r) {
+		fprintf(stderr, "Error! %s\n", dkms_ctx_error(ctx));
+		return r;
+	}
+	if (!created && !quiet)
+		printf("The signing key and certificate exist already: keeping them.\n");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -217,7 +271,8 @@ int main(int argc, char **argv)
 		args_free(&a);
 		return DKMS_E_USAGE;
 	}
-	r = make_kernels(&a, a.cmd != CMD_STATUS && a.cmd != CMD_ADD && !a.all, &k, &nk, &running);
+	r = make_kernels(&a, a.cmd != CMD_STATUS && a.cmd != CMD_ADD && a.cmd != CMD_GENERATE_MOK && !a.all,
+			 &k, &nk, &running);
 	if (r)
 		goto out;
 	r = dkms_ctx_new(&a.paths, &ctx);
@@ -325,6 +380,9 @@ int main(int argc, char **argv)
 		break;
 	case CMD_MATCH:
 		r = cmd_match(ctx, &a, k, nk);
+		break;
+	case CMD_GENERATE_MOK:
+		r = cmd_generate_mok(ctx);
 		break;
 	case CMD_NONE:
 		break;

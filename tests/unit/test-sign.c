@@ -144,6 +144,24 @@ Test(sign, ensure_mok_refuses_half_a_pair)
 	cr_assert_not(dkms_exists(ctx->mok_key));
 }
 
+Test(sign, generate_mok_says_whether_it_made_the_pair)
+{
+	bool created = false;
+
+	cr_assert_str_eq(dkms_ctx_mok_key(ctx), ctx->mok_key);
+	cr_assert_str_eq(dkms_ctx_mok_cert(ctx), ctx->mok_cert);
+	cr_assert_eq(dkms_sign_generate_mok(ctx, &created), 0, "%s", dkms_ctx_error(ctx));
+	cr_assert(created, "a new pair is reported as created");
+	cr_assert(dkms_is_file(ctx->mok_key) && dkms_is_file(ctx->mok_cert));
+	cr_assert_eq(dkms_sign_generate_mok(ctx, &created), 0, "%s", dkms_ctx_error(ctx));
+	cr_assert_not(created, "an existing pair is kept, not created");
+	cr_assert_eq(unlink(ctx->mok_cert), 0);
+	created = true;
+	cr_assert_eq(dkms_sign_generate_mok(ctx, &created), DKMS_E_FAIL);
+	cr_assert_not(created);
+	cr_assert_not(dkms_exists(ctx->mok_cert), "half a pair is not completed");
+}
+
 Test(sign, ensure_mok_pkcs11_key)
 {
 	free(ctx->mok_key);
