@@ -126,6 +126,10 @@ echo "$OUT"
 check "and runs: status of the tree through the library" test "$OUT" = "mydriver/1.2: added
 tree $T/dkms"
 
+# framework.conf belongs to the admin once edited: a new install keeps it, uninstall leaves it
+echo "parallel_jobs=3" >>"$S$sysconfdir/dkms/framework.conf"
+check "make install again succeeds" make -s -C "$BUILD" install DESTDIR="$S" >"$T/install.log" 2>&1
+check "an edited framework.conf survives make install" grep -qx "parallel_jobs=3" "$S$sysconfdir/dkms/framework.conf"
 check "make uninstall DESTDIR=... succeeds" make -s -C "$BUILD" uninstall DESTDIR="$S" >"$T/install.log" 2>&1
-check "uninstall leaves no files" test -z "$(find "$S" -type f -o -type l)"
+check "uninstall leaves only the edited framework.conf" test "$(find "$S" -type f -o -type l)" = "$S$sysconfdir/dkms/framework.conf"
 done_ok
