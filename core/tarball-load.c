@@ -99,26 +99,34 @@ static struct archive *reader_new(void)
 static int extract_entry(struct loader *ld, struct archive *in, struct archive *out, struct archive_entry *e,
 			 int64_t *total)
 {
-	const char *pn = archive_entry_pathname(e);
+	char *pn = archive_entry_pathname(e) ? dkms_strdup(archive_entry_pathname(e)) : NULL;
 	int type = archive_entry_hardlink(e) ? DKMS_TARBALL_HARDLINK : (int)archive_entry_filetype(e);
 	const char *target = type == S_IFLNK ? archive_entry_symlink(e) : NULL;
 	int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
 	int bad = dkms_tarball_check_entry(pn, type, target, size);
 	struct stat st;
-	char *name;
+	char *name = NULL;
 	int r = 0;
 
-	if (!pn)
-		return refuse_entry(ld, "(unreadable name)", dkms_tarball_reason(DKMS_TARBALL_BAD_NAME));
-	if (bad)
-		return refuse_entry(ld, pn, dkms_tarball_reason(bad));
+	if (!pn) {
+		r = refuse_entry(ld, "(unreadable name)", dkms_tarball_reason(DKMS_TARBALL_BAD_NAME));
+		goto out;
+	}
+	if (bad) {
+		r = refuse_entry(ld, pn, dkms_tarball_reason(bad));
+		goto out;
+	}
 	if (size > 0)
 		*total += size;
-	if (*total > DKMS_TARBALL_MAX_TOTAL)
-		return refuse_entry(ld, pn, "the files add up to more than the 1 GiB limit of a tarball");
+	if (*total > DKMS_TARBALL_MAX_TOTAL) {
+		r = refuse_entry(ld, pn, "the files add up to more than the 1 GiB limit of a tarball");
+		goto out;
+	}
 	name = dkms_tarball_entry_name(pn);
-	if (!name)
-		return refuse_entry(ld, pn, dkms_tarball_reason(DKMS_TARBALL_BAD_NAME));
+	if (!name) {
+		r = refuse_entry(ld, pn, dkms_tarball_reason(DKMS_TARBALL_BAD_NAME));
+		goto out;
+	}
 	if (!*name)
 		goto out; /* "./" */
 	if (fstatat(AT_FDCWD, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -158,6 +166,7 @@ static int extract_entry(struct loader *ld, struct archive *in, struct archive *
 				 ld->tmp, archive_error_string(out));
 out:
 	free(name);
+	free(pn);
 	return r;
 }
 
@@ -657,8 +666,14 @@ int dkms_tarball_load(struct dkms_ctx *ctx, const char *path, unsigned flags, ch
 		goto out;
 	}
 	r = dkms_module_conf_identity(ctx, has_src ? src_conf : bin_conf, &conf);
-	if (r)
+	if (r) {
+		char *why = dkms_strdup(dkms_ctx_error(ctx));
+
+		r = dkms_err_set(ctx, r, "%s: its dkms.conf is not usable, nothing was loaded: %s", path,
+				 why);
+		free(why);
 		goto out;
+	}
 	if (!dkms_valid_name(conf->name) || !dkms_valid_name(conf->version) || conf->name[0] == '.' ||
 	    conf->version[0] == '.') {
 		r = refuse_archive(&ld, "its dkms.conf gives an unusable PACKAGE_NAME or PACKAGE_VERSION",
