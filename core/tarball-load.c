@@ -388,12 +388,13 @@ static int load_place(struct loader *ld, const char *from, const char *to, char 
 			*backup = NULL;
 		}
 	}
+	if (!e)
+		dkms_fsync_dir(dir);
 	free(dir);
 	if (e)
 		return dkms_err_set(ld->ctx, DKMS_E_FAIL,
 				    "%s: cannot move %s to %s: %s; check that it is writable", ld->path, from,
 				    to, strerror(-e));
-	dkms_fsync_dir(to);
 	return 0;
 }
 

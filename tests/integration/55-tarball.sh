@@ -205,6 +205,37 @@ with tarfile.open(os.path.join(out, 'many.tar.gz'), 'w:gz', format=tarfile.GNU_F
     ti.type = tarfile.DIRTYPE
     for _ in range(100001):
         t.addfile(ti)
+# five sparse files of 250 MiB (GNU sparse headers, holes only): past the 1 GiB limit for all files,
+# and nothing but holes written on the way
+def sparse_header(name, realsize):
+    def octal(n, width):
+        return (b'%0*o' % (width - 1, n)) + b'\0'
+    ti = tarfile.TarInfo(name)
+    ti.type = tarfile.GNUTYPE_SPARSE
+    buf = bytearray(ti.tobuf(tarfile.GNU_FORMAT))
+    buf[386:398] = octal(realsize, 12)  # one region at the end, of 0 bytes
+    buf[398:410] = octal(0, 12)
+    buf[483:495] = octal(realsize, 12)  # the real size
+    buf[148:156] = b' ' * 8
+    buf[148:156] = b'%06o\0 ' % sum(buf[:512])
+    return bytes(buf[:512])
+with open(os.path.join(out, 'total.tar'), 'wb') as f:
+    ti = tarfile.TarInfo('./dkms_source_tree/dkms.conf')
+    ti.size = len(conf)
+    f.write(ti.tobuf(tarfile.GNU_FORMAT) + conf + b'\0' * (512 - len(conf)))
+    for i in range(5):
+        f.write(sparse_header('./dkms_source_tree/hole%d' % i, 250 << 20))
+    f.write(b'\0' * 1024)
+# a good tarball cut in the middle
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode='w:gz', format=tarfile.GNU_FORMAT) as t:
+    for i in range(20):
+        data = os.urandom(4096)
+        ti = tarfile.TarInfo('./dkms_source_tree/f%d.c' % i)
+        ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data))
+with open(os.path.join(out, 'truncated.tar.gz'), 'wb') as f:
+    f.write(buf.getvalue()[:len(buf.getvalue()) // 2])
 with open(os.path.join(out, 'notatar.tar.gz'), 'wb') as f:
     f.write(b'PK\x03\x04 this is not a tarball\n' * 10)
 EOF
@@ -230,6 +261,8 @@ declare -A WHY=(
 	[huge]="256 MiB limit"
 	[many]="more than 100000 entries"
 	[notatar]="not a (readable )?tar archive"
+	[total]="hole4': the files add up to more than the 1 GiB limit"
+	[truncated]="[Tt]runcated|not a readable tar archive"
 )
 before=$(tree_state)
 for f in "$T"/evil/*; do
@@ -242,7 +275,7 @@ for f in "$T"/evil/*; do
 	expect_out "nothing was loaded"
 	check "$n: no tree changed" test "$(tree_state)" = "$before"
 done
-check "20 hostile tarballs tried" test "$(ls "$T/evil" | wc -l)" = 20
+check "22 hostile tarballs tried" test "$(ls "$T/evil" | wc -l)" = 22
 check "sentinel untouched" test "$(cat "$T/sentinel/file")" = untouched
 check "nothing planted next to it" test ! -e "$T/sentinel/planted"
 check "nothing planted at the top of the temporary tree" test ! -e "$T/planted"
