@@ -138,6 +138,8 @@ expect_status "dkms-hello/0.1, $K1, $ARCH: built"
 check "the module Debian's dkms loaded from ours is the archived one" cmp "$KO1" "$T/built-$K1.ko"
 deb_dkms remove "$M" --all --no-depmod
 rm -rf "$T/src/dkms-hello-0.1"
+# (dkms 3.0.10 exits 1 after loading a binaries-only tarball with no sources on the machine: its
+# `load_tarball && add_module` ends on the false test that skips add_module. Its status is what counts.)
 deb_dkms ldtarball "$T/out/bin.tar.gz"
 deb_dkms status
 check "Debian's dkms loads our binaries-only tarball" test "$OUT" = "dkms-hello/0.1, $K1, $ARCH: built"

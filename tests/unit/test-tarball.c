@@ -461,3 +461,23 @@ Test(tarball, source_only_keeps_existing_sources)
 	cr_expect(dkms_tree_is_added(ctx, "tb", "1.0"));
 	free(path);
 }
+
+Test(tarball, existing_build_kept_without_force)
+{
+	struct dkms_kref k[] = { { "6.1.0-55-amd64", "x86_64" } };
+	char *path = tpath("k.tar.gz");
+	struct fixture_log log;
+
+	tb_module();
+	cr_assert_eq(dkms_tarball_make(ctx, "tb", "1.0", k, 1, 0, path, NULL), 0, "%s", dkms_ctx_error(ctx));
+	forget_tb();
+	/* a build left in the tree by something else, the version not added: kept, as dkms 3.x keeps it */
+	put("var/lib/dkms/tb/1.0/6.1.0-55-amd64/x86_64/module/tb.ko", "left over");
+	fixture_log_capture(&log);
+	cr_assert_eq(dkms_tarball_load(ctx, path, 0, NULL, NULL), 0, "%s", dkms_ctx_error(ctx));
+	expect_file("var/lib/dkms/tb/1.0/6.1.0-55-amd64/x86_64/module/tb.ko", "left over");
+	cr_expect(strstr(log.text, "already exists. Skipping"), "%s", log.text);
+	cr_expect_eq(log.n_warn, 1, "%s", log.text);
+	cr_expect(dkms_tree_is_added(ctx, "tb", "1.0"));
+	free(path);
+}
