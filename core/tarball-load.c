@@ -471,12 +471,11 @@ static int load_builds(struct loader *ld, const char *m, const char *v)
 	return r;
 }
 
-/* A binaries-only tarball and no sources on the machine: <m>/<v>/source is
- * a directory holding only dkms.conf, as dkms 3.x makes it. */
-static int load_stub(struct loader *ld, const char *m, const char *v)
+/* A binaries-only tarball (or --binaries-only) and no sources on the machine:
+ * <m>/<v>/source is a directory holding only conf, as dkms 3.x makes it. */
+static int load_stub(struct loader *ld, const char *conf, const char *m, const char *v)
 {
 	char *stub = dkms_path_join(ld->tmp, ".stub");
-	char *conf = dkms_path_join(ld->tmp, "dkms_binaries_only/dkms.conf");
 	char *stub_conf = dkms_path_join(stub, "dkms.conf");
 	char *vdir = dkms_asprintf("%s/%s/%s", ld->ctx->dkms_tree, m, v);
 	char *to = dkms_path_join(vdir, "source"), *backup = NULL;
@@ -497,7 +496,6 @@ static int load_stub(struct loader *ld, const char *m, const char *v)
 	free(to);
 	free(vdir);
 	free(stub_conf);
-	free(conf);
 	free(stub);
 	return r;
 }
@@ -524,9 +522,10 @@ static bool source_is_stub(struct dkms_ctx *ctx, const char *m, const char *v)
 }
 
 /* Everything extracted and checked: place it. */
-static int load_place_all(struct loader *ld, unsigned flags, const char *m, const char *v, bool has_src)
+static int load_place_all(struct loader *ld, unsigned flags, const struct dkms_conf *conf, bool has_src)
 {
 	struct dkms_ctx *ctx = ld->ctx;
+	const char *m = conf->name, *v = conf->version;
 	bool force = ctx->opts.force;
 	bool added = dkms_tree_is_added(ctx, m, v);
 	bool load_src = has_src && !(flags & DKMS_TARBALL_BINARIES_ONLY);
@@ -569,19 +568,15 @@ static int load_place_all(struct loader *ld, unsigned flags, const char *m, cons
 	}
 	if (!added) {
 		if (load_src || dkms_is_dir(dest)) {
-			char *n2 = NULL, *v2 = NULL;
-
-			r = dkms_module_add(ctx, dest, &n2, &v2);
-			if (!r && (strcmp(n2, m) || strcmp(v2, v)))
-				r = dkms_err_set(
-					ctx, DKMS_E_CONF,
-					"%s: its dkms.conf said %s/%s, then %s/%s; refusing a dkms.conf "
-					"that changes its mind",
-					ld->path, m, v, n2, v2);
-			free(n2);
-			free(v2);
+			/* as dkms add: the link, then POST_ADD */
+			r = dkms_tree_add(ctx, m, v, dest);
+			if (!r) {
+				dkms_log(ctx, DKMS_LOG_INFO, "Creating symlink %s/%s/%s/source -> %s",
+					 ctx->dkms_tree, m, v, dest);
+				dkms_module_run_script(ctx, m, v, "post_add", conf->post_add);
+			}
 		} else {
-			r = load_stub(ld, m, v);
+			r = load_stub(ld, conf->path, m, v);
 		}
 	} else if (load_src && source_is_stub(ctx, m, v)) {
 		char *src = dkms_asprintf("%s/%s/%s/source", ctx->dkms_tree, m, v);
@@ -681,7 +676,7 @@ int dkms_tarball_load(struct dkms_ctx *ctx, const char *path, unsigned flags, ch
 				   NULL);
 		goto out;
 	}
-	r = load_place_all(&ld, flags, conf->name, conf->version, has_src);
+	r = load_place_all(&ld, flags, conf, has_src);
 	if (!r && name)
 		*name = dkms_strdup(conf->name);
 	if (!r && version)

@@ -107,6 +107,11 @@ remove_all
 expect_rc 0 ldtarball --source-only "$T/out/k1.tar.gz"
 expect_status "dkms-hello/0.1: added"
 remove_all
+expect_rc 0 ldtarball --binaries-only "$T/out/k1.tar.gz"
+expect_status "dkms-hello/0.1, $K1, $ARCH: built"
+check "--binaries-only load of a full tarball: no sources placed" test ! -e "$T/src/dkms-hello-0.1"
+check "--binaries-only load: source holds the dkms.conf" test "$(ls "$T/dkms/dkms-hello/0.1/source")" = dkms.conf
+remove_all
 
 # ---- with Debian's dkms 3.0.10 ----
 cp -r "$TOP/examples/dkms-hello-0.1" "$T/src/"
