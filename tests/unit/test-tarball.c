@@ -303,6 +303,9 @@ static void tb_module(void)
 	put("usr/src/tb-1.0/tb.c", "int x;\n");
 	put("usr/src/tb-1.0/.git/config", "not archived\n");
 	link_to("../tb.c", "usr/src/tb-1.0/include/tb.c");
+	link_to("include", "usr/src/tb-1.0/inc");	     /* a link to a directory */
+	link_to("inc/../tb.c", "usr/src/tb-1.0/via-dir.c");  /* through it, and back: inside */
+	link_to("generated.h", "usr/src/tb-1.0/dangling.h"); /* made by the build */
 	put("var/lib/dkms/tb/1.0/6.1.0-55-amd64/x86_64/module/tb.ko", "ELF one");
 	put("var/lib/dkms/tb/1.0/6.1.0-55-amd64/x86_64/log/make.log", "log one");
 	put("var/lib/dkms/tb/1.0/6.1.0-56-amd64/x86_64/module/tb.ko", "ELF two");
@@ -358,6 +361,12 @@ Test(tarball, round_trip_full)
 	cr_expect(dkms_tree_is_added(ctx, "tb", "1.0"));
 	expect_file("usr/src/tb-1.0/tb.c", "int x;\n");
 	expect_file("usr/src/tb-1.0/include/tb.c", "int x;\n");
+	expect_file("usr/src/tb-1.0/via-dir.c", "int x;\n");
+	char *dangling = tpath("usr/src/tb-1.0/dangling.h"), target[64] = "";
+
+	cr_expect(readlink(dangling, target, sizeof(target) - 1) > 0 && !strcmp(target, "generated.h"),
+		  "a dangling link inside the sources is kept: '%s'", target);
+	free(dangling);
 	char *dot = tpath("usr/src/tb-1.0/.git");
 
 	cr_expect(!dkms_exists(dot), "dot names at the top of the sources are left out, as dkms does");
