@@ -283,6 +283,9 @@ int dkms_tarball_check_entry(const char *pathname, int type, const char *linktar
 const char *dkms_tarball_reason(int code);
 /* The name without "./", "." and empty components ("" for the top), or NULL. */
 char *dkms_tarball_entry_name(const char *pathname);
+/* tarball-place.c: move what ldtarball extracted into dir (and checked) into place. */
+int dkms_tarball_place(struct dkms_ctx *ctx, const char *archive, const char *dir, unsigned flags,
+		       const struct dkms_conf *conf, bool has_src);
 
 /* ---- depmod.c ---- */
 /* depmod -a kver (skipped without modules.dep); DKMS_E_KERNEL on failure. */
