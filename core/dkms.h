@@ -100,6 +100,24 @@ struct dkms_kref {
 };
 
 /*
+ * Tarballs: a module's sources and built modules in one archive, laid out as
+ * dkms 3.x's mktarball / ldtarball do, so that either tool reads the other's.
+ */
+enum {
+	DKMS_TARBALL_SOURCE_ONLY = 1 << 0,   /* --source-only: no built modules */
+	DKMS_TARBALL_BINARIES_ONLY = 1 << 1, /* --binaries-only: dkms.conf and built modules, no sources */
+};
+/* Archive m/v's sources and its builds for kernels (n == 0: every build) to
+ * path, written atomically; path NULL: <dkms_tree>/<m>/<v>/tarball/<m>-<v>-
+ * kernel<kver>-<arch>.dkms.tar.gz. *written (may be NULL): the file made. */
+int dkms_tarball_make(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kref *kernels,
+		      size_t n, unsigned flags, const char *path, char **written);
+/* Check every entry of an untrusted archive, then place its sources in
+ * <source_tree>/<m>-<v>, its builds in the dkms tree, and add m/v. Existing
+ * sources and builds are kept unless opts.force. name, version may be NULL. */
+int dkms_tarball_load(struct dkms_ctx *ctx, const char *path, unsigned flags, char **name, char **version);
+
+/*
  * Plans: jobs computed from a request, printable, then run.
  */
 enum dkms_action {

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define DKMS_ATTR_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -232,6 +233,8 @@ char *dkms_tree_find_installed_file(struct dkms_ctx *ctx, const char *kver, cons
 char *dkms_tree_conf_path(struct dkms_ctx *ctx, const char *m, const char *v);
 
 /* ---- module.c ---- */
+/* Evaluate a dkms.conf for the running kernel, for its PACKAGE_NAME/VERSION. */
+int dkms_module_conf_identity(struct dkms_ctx *ctx, const char *conf_path, struct dkms_conf **out);
 /* Run a POST_ADD / POST_REMOVE / PRE_INSTALL style script, a path relative to the
  * source dir of m/v, in that dir; a failure is logged as a warning. */
 void dkms_module_run_script(struct dkms_ctx *ctx, const char *m, const char *v, const char *what,
@@ -281,6 +284,35 @@ void dkms_journal_end(struct dkms_ctx *ctx, char *entry); /* frees entry */
 void dkms_journal_depmod_done(struct dkms_ctx *ctx, const struct dkms_kernel *k);
 /* Finish or undo every recorded operation, then run the pending depmods. Lock held. */
 int dkms_journal_recover(struct dkms_ctx *ctx);
+
+/* ---- tarball-check.c: what an ldtarball archive entry may be (pure, for fuzzing) ---- */
+#define DKMS_TARBALL_MAX_FILE	 (256LL << 20) /* one file */
+#define DKMS_TARBALL_MAX_TOTAL	 (1LL << 30)   /* all files */
+#define DKMS_TARBALL_MAX_ENTRIES 100000
+#define DKMS_TARBALL_HARDLINK	 1 /* the type of a hard-link entry (not an S_IF* value) */
+enum dkms_tarball_bad {
+	DKMS_TARBALL_ENTRY_OK = 0,
+	DKMS_TARBALL_BAD_NAME,
+	DKMS_TARBALL_BAD_CONTROL,
+	DKMS_TARBALL_BAD_ABSOLUTE,
+	DKMS_TARBALL_BAD_DOTDOT,
+	DKMS_TARBALL_BAD_HARDLINK,
+	DKMS_TARBALL_BAD_TYPE,
+	DKMS_TARBALL_BAD_SYMLINK,
+	DKMS_TARBALL_BAD_TARGET,
+	DKMS_TARBALL_BAD_SIZE,
+	DKMS_TARBALL_BAD_LAYOUT,
+};
+/* 0, or why the entry is refused (enum dkms_tarball_bad). type: S_IFREG,
+ * S_IFDIR, S_IFLNK (others refused) or DKMS_TARBALL_HARDLINK; linktarget:
+ * the symlink target or NULL. */
+int dkms_tarball_check_entry(const char *pathname, int type, const char *linktarget, int64_t size);
+const char *dkms_tarball_reason(int code);
+/* The name without "./", "." and empty components ("" for the top), or NULL. */
+char *dkms_tarball_entry_name(const char *pathname);
+/* tarball-place.c: move what ldtarball extracted into dir (and checked) into place. */
+int dkms_tarball_place(struct dkms_ctx *ctx, const char *archive, const char *dir, unsigned flags,
+		       const struct dkms_conf *conf, bool has_src);
 
 /* ---- depmod.c ---- */
 /* depmod -a kver (skipped without modules.dep); DKMS_E_KERNEL on failure. */

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 /* Read PACKAGE_NAME/VERSION of a conf, evaluated for the running kernel. */
-static int conf_identity(struct dkms_ctx *ctx, const char *conf_path, struct dkms_conf **out)
+int dkms_module_conf_identity(struct dkms_ctx *ctx, const char *conf_path, struct dkms_conf **out)
 {
 	struct dkms_kernel *k = NULL;
 	int r = dkms_kernel_open(ctx, ctx->running_kernel, NULL, &k);
@@ -71,7 +71,7 @@ static int module_add(struct dkms_ctx *ctx, const char *source_dir, char **name,
 				 conf_path);
 		goto out;
 	}
-	r = conf_identity(ctx, conf_path, &conf);
+	r = dkms_module_conf_identity(ctx, conf_path, &conf);
 	if (r)
 		goto out;
 
@@ -166,7 +166,7 @@ int dkms_module_resolve(struct dkms_ctx *ctx, const char *arg, char **name, char
 	if (conf_path) {
 		if (!dkms_is_file(conf_path)) {
 			r = dkms_err_set(ctx, DKMS_E_USAGE, "%s: missing dkms.conf", conf_path);
-		} else if (!(r = conf_identity(ctx, conf_path, &conf))) {
+		} else if (!(r = dkms_module_conf_identity(ctx, conf_path, &conf))) {
 			*name = dkms_strdup(conf->name);
 			*version = dkms_strdup(conf->version);
 		}

@@ -25,6 +25,8 @@ static const struct {
 	{ "kernel_postinst", CMD_KERNEL_POSTINST },
 	{ "kernel_prerm", CMD_KERNEL_PRERM },
 	{ "generate_mok", CMD_GENERATE_MOK },
+	{ "mktarball", CMD_MKTARBALL },
+	{ "ldtarball", CMD_LDTARBALL },
 };
 
 void args_usage(FILE *out)
@@ -47,6 +49,8 @@ void args_usage(FILE *out)
 	      "  kernel_prerm -k K     unbuild everything built for a kernel being removed\n"
 	      "  kernel_preinst -k K   unbuild the AUTOINSTALL modules of a kernel being reinstalled\n"
 	      "  generate_mok          create the module signing key and certificate (MOK) if missing\n"
+	      "  mktarball MODULE      archive the sources and the builds for -k (or --all) kernels\n"
+	      "  ldtarball FILE        check and load a tarball made by mktarball, then add the module\n"
 	      "\n"
 	      "Options (--opt=value and --opt value both work):\n"
 	      "  -m MODULE[/VERSION]   module name (and version)\n"
@@ -59,6 +63,9 @@ void args_usage(FILE *out)
 	      "  --force-version-override  install over a newer in-kernel module\n"
 	      "  --directive NAME=VAL  override a dkms.conf directive (repeatable)\n"
 	      "  --templatekernel K    the kernel to copy from (match)\n"
+	      "  --archive FILE        the tarball to write (mktarball) or to load (ldtarball, add)\n"
+	      "  --source-only         mktarball: sources only; ldtarball: do not load builds\n"
+	      "  --binaries-only       mktarball: builds and dkms.conf only; ldtarball: do not load sources\n"
 	      "  --config FILE         the kernel .config to use\n"
 	      "  --kernelsourcedir DIR kernel headers to build against\n"
 	      "  --dkmstree DIR        registry (default /var/lib/dkms)\n"
@@ -200,8 +207,7 @@ int args_parse(int argc, char **argv, struct args *a)
 			else if (!strcmp(opt, "--config"))
 				a->paths.kernel_config = val;
 			else if (!strcmp(opt, "--archive"))
-				return die_usage("%s: tarballs are not supported yet (mktarball/ldtarball)",
-						 opt);
+				a->archive = val;
 			else if (!strcmp(opt, "--kernelsourcedir"))
 				a->paths.kernel_source_dir = val;
 			else if (!strcmp(opt, "--dkmstree"))
@@ -245,10 +251,13 @@ int args_parse(int argc, char **argv, struct args *a)
 			a->dry_run = true;
 		} else if (!strcmp(arg, "--json")) {
 			a->json = true;
+		} else if (!strcmp(arg, "--source-only")) {
+			a->source_only = true;
+		} else if (!strcmp(arg, "--binaries-only")) {
+			a->binaries_only = true;
 		} else if (!strcmp(arg, "--symlink-modules") || !strcmp(arg, "--modprobe-on-install") ||
 			   !strcmp(arg, "--no-initrd") || !strcmp(arg, "--no-clean-kernel") ||
-			   !strcmp(arg, "--no-prepare-kernel") || !strcmp(arg, "--rpm_safe_upgrade") ||
-			   !strcmp(arg, "--binaries-only") || !strcmp(arg, "--source-only")) {
+			   !strcmp(arg, "--no-prepare-kernel") || !strcmp(arg, "--rpm_safe_upgrade")) {
 			fprintf(stderr, "Warning: %s is accepted and ignored by this dkms.\n", arg);
 		} else if (arg[0] == '-' && arg[1]) {
 			fprintf(stderr, "Error! Unknown option: %s\n", arg);
@@ -270,6 +279,8 @@ int args_parse(int argc, char **argv, struct args *a)
 				return die_usage("do not know how to handle '%s'", arg);
 		}
 	}
+	if (a->source_only && a->binaries_only)
+		return die_usage("%s", "--source-only and --binaries-only exclude each other");
 	return 0;
 }
 

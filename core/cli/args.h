@@ -24,6 +24,8 @@ enum cmd {
 	CMD_KERNEL_POSTINST,
 	CMD_KERNEL_PRERM,
 	CMD_GENERATE_MOK,
+	CMD_MKTARBALL,
+	CMD_LDTARBALL,
 };
 
 struct args {
@@ -37,6 +39,8 @@ struct args {
 	const char **directives;
 	size_t n_directives;
 	const char *template_kernel;
+	const char *archive;		 /* --archive */
+	bool source_only, binaries_only; /* --source-only, --binaries-only */
 	struct dkms_paths paths;
 	struct dkms_opts opts;
 	bool opts_jobs_set;

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "dkms.h"
 #include "args.h"
+#include "cmd-tarball.h"
 #include "output.h"
 
 #include <stdarg.h>
@@ -298,6 +299,10 @@ int main(int argc, char **argv)
 		const char *src = a.module_arg;
 		char *guess = NULL;
 
+		if (a.archive || (src && !args_is_source_arg(src) && cmd_tarball_is_archive(src))) {
+			r = cmd_ldtarball(ctx, &a); /* add of an archive loads it, as dkms does */
+			break;
+		}
 		if (!src) {
 			r = die_usage("%s", "add needs a module: name/version, a directory or a dkms.conf");
 			break;
@@ -383,6 +388,12 @@ int main(int argc, char **argv)
 		break;
 	case CMD_GENERATE_MOK:
 		r = cmd_generate_mok(ctx);
+		break;
+	case CMD_MKTARBALL:
+		r = cmd_mktarball(ctx, &a, k, nk);
+		break;
+	case CMD_LDTARBALL:
+		r = cmd_ldtarball(ctx, &a);
 		break;
 	case CMD_NONE:
 		break;
