@@ -117,17 +117,27 @@ void dkms_journal_depmod_done(struct dkms_ctx *ctx, const struct dkms_kernel *k)
 
 /* ---- recovery ---- */
 
-/* Is name one of our temporary names, ".<name>.dkms-tmp.<pid>" or ".<file>.dkms-new"? */
+/* Does name end in <mark><digits>? */
+static bool journal_pid_suffix(const char *name, const char *mark)
+{
+	const char *k = strstr(name, mark);
+
+	if (!k)
+		return false;
+	k += strlen(mark);
+	return *k && strspn(k, "0123456789") == strlen(k);
+}
+
+/* Is name one of our temporary names: ".<name>.dkms-tmp.<pid>", ".<file>.dkms-new", or a build's
+ * stage and the entry it replaces, ".<arch>.tmp-<pid>" and ".<arch>.old-<pid>"? */
 static bool journal_is_temp(const char *name)
 {
-	const char *t = strstr(name, ".dkms-tmp.");
 	size_t len = strlen(name);
 
 	if (name[0] != '.')
 		return false;
-	if (t && t[10] && strspn(t + 10, "0123456789") == strlen(t + 10))
-		return true;
-	return len > 9 && !strcmp(name + len - 9, ".dkms-new");
+	return journal_pid_suffix(name, ".dkms-tmp.") || journal_pid_suffix(name, ".tmp-") ||
+	       journal_pid_suffix(name, ".old-") || (len > 9 && !strcmp(name + len - 9, ".dkms-new"));
 }
 
 /* Delete temporary files and directories a killed writer left in dir and below (depth levels). */

@@ -169,6 +169,13 @@ int dkms_stage_commit(struct build *b)
 	int r = 0;
 
 	*strrchr(parent, '/') = '\0';
+	/* one atomic swap: no moment without the entry (an installed link to it must never dangle) */
+	if (dkms_exists(b->kdir) && renameat2(AT_FDCWD, b->stage, AT_FDCWD, b->kdir, RENAME_EXCHANGE) == 0) {
+		dkms_fsync_dir(parent);
+		dkms_rm_rf(b->stage); /* now the older entry */
+		free(parent);
+		return 0;
+	}
 	if (dkms_exists(b->kdir)) {
 		old = dkms_asprintf("%s/.%s.old-%ld", parent, b->k->arch, (long)getpid());
 		dkms_rm_rf(old);

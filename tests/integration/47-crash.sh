@@ -75,8 +75,10 @@ state_after_recovery() { # iteration
 			complete "$m" "$k" || fail "kill $i: after the next autoinstall, $m is not complete on $k"
 		done
 	done
-	[[ -z $(find "$T/lib/modules" "$T/dkms" -name '*.dkms-new' -o -name '*.dkms-tmp.*') ]] ||
-		fail "kill $i: temporary files left: $(find "$T/lib/modules" "$T/dkms" -name '*.dkms-new' -o -name '*.dkms-tmp.*')"
+	local temps
+	temps=$(find "$T/lib/modules" "$T/dkms" -name '*.dkms-new' -o -name '*.dkms-tmp.*' -o -name '.*.tmp-[0-9]*' \
+		-o -name '.*.old-[0-9]*' -o -name '.ldtarball.*')
+	[[ -z $temps ]] || fail "kill $i: temporary files left: $temps"
 	[[ ! -e $T/dkms/.journal ]] || fail "kill $i: journal records left: $(ls "$T/dkms/.journal")"
 }
 
