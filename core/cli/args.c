@@ -24,6 +24,10 @@ static const struct {
 	{ "kernel_preinst", CMD_KERNEL_PREINST },
 	{ "kernel_postinst", CMD_KERNEL_POSTINST },
 	{ "kernel_prerm", CMD_KERNEL_PRERM },
+	{ "mkdeb", CMD_MKDEB },
+	{ "mkrpm", CMD_MKRPM },
+	{ "mkbmdeb", CMD_MKBMDEB },
+	{ "mkbmrpm", CMD_MKBMRPM },
 };
 
 void args_usage(FILE *out)
@@ -45,6 +49,10 @@ void args_usage(FILE *out)
 	      "  kernel_postinst -k K  autoinstall for a newly installed kernel\n"
 	      "  kernel_prerm -k K     unbuild everything built for a kernel being removed\n"
 	      "  kernel_preinst -k K   unbuild the AUTOINSTALL modules of a kernel being reinstalled\n"
+	      "  mkdeb MODULE          a .deb of the sources, <name>-dkms (dpkg-deb)\n"
+	      "  mkrpm MODULE          an .rpm of the sources, dkms-<name> (rpmbuild)\n"
+	      "  mkbmdeb MODULE -k K   a .deb of the modules built for each -k, <name>-modules-<K>\n"
+	      "  mkbmrpm MODULE -k K   an .rpm of the modules built for each -k, kmod-<name>-<K>\n"
 	      "\n"
 	      "Options (--opt=value and --opt value both work):\n"
 	      "  -m MODULE[/VERSION]   module name (and version)\n"
@@ -62,6 +70,8 @@ void args_usage(FILE *out)
 	      "  --dkmstree DIR        registry (default /var/lib/dkms)\n"
 	      "  --sourcetree DIR      module sources (default /usr/src)\n"
 	      "  --installtree DIR     kernel modules (default /lib/modules)\n"
+	      "  --output-dir DIR      where mk* commands write packages (default\n"
+	      "                        <dkmstree>/<name>/<version>/deb or rpm)\n"
 	      "  --confdir DIR         configuration (default /etc/dkms)\n"
 	      "  --no-depmod           do not run depmod\n"
 	      "  -j N                  parallel make jobs (default: number of CPUs)\n"
@@ -158,6 +168,7 @@ int args_parse(int argc, char **argv, struct args *a)
 		"--sourcetree",
 		"--installtree",
 		"--confdir",
+		"--output-dir",
 		"-j",
 	};
 
@@ -210,6 +221,8 @@ int args_parse(int argc, char **argv, struct args *a)
 				a->paths.install_tree = val;
 			else if (!strcmp(opt, "--confdir"))
 				a->paths.conf_dir = val;
+			else if (!strcmp(opt, "--output-dir"))
+				a->output_dir = val;
 			else if (!strcmp(opt, "-j")) {
 				char *end;
 				long j = strtol(val, &end, 10);

@@ -23,6 +23,10 @@ enum cmd {
 	CMD_KERNEL_PREINST,
 	CMD_KERNEL_POSTINST,
 	CMD_KERNEL_PRERM,
+	CMD_MKDEB,
+	CMD_MKRPM,
+	CMD_MKBMDEB,
+	CMD_MKBMRPM,
 };
 
 struct args {
@@ -36,6 +40,7 @@ struct args {
 	const char **directives;
 	size_t n_directives;
 	const char *template_kernel;
+	const char *output_dir; /* --output-dir: mkdeb, mkrpm, mkbmdeb, mkbmrpm */
 	struct dkms_paths paths;
 	struct dkms_opts opts;
 	bool opts_jobs_set;

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "dkms.h"
 #include "args.h"
+#include "cmd.h"
 #include "output.h"
 
 #include <stdarg.h>
@@ -60,7 +61,7 @@ static int make_kernels(struct args *a, bool default_running, struct dkms_kref *
 	return 0;
 }
 
-static int run_plan(struct dkms_ctx *ctx, struct dkms_plan *plan, bool dry_run)
+int run_plan(struct dkms_ctx *ctx, struct dkms_plan *plan, bool dry_run)
 {
 	struct dkms_report *rep = NULL;
 	int r;
@@ -325,6 +326,12 @@ int main(int argc, char **argv)
 		break;
 	case CMD_MATCH:
 		r = cmd_match(ctx, &a, k, nk);
+		break;
+	case CMD_MKDEB:
+	case CMD_MKRPM:
+	case CMD_MKBMDEB:
+	case CMD_MKBMRPM:
+		r = cmd_pkg(ctx, &a, k, nk);
 		break;
 	case CMD_NONE:
 		break;
