@@ -198,15 +198,9 @@ static int deb_scripts_source(struct dkms_pkg *p)
 
 static int deb_scripts_binary(struct dkms_pkg *p)
 {
-	char *vars, *postinst, *prerm, *postrm;
+	char *vars = dkms_pkg_bin_vars(p), *postinst, *prerm, *postrm;
 	int r;
 
-	vars = dkms_asprintf("DKMS_NAME=%s\n"
-			     "DKMS_VERSION=%s\n"
-			     "KVER=%s\n"
-			     "ARCH=%s\n"
-			     "LINK=%s/$DKMS_NAME/kernel-$KVER-$ARCH\n",
-			     p->m, p->v, p->kver, p->arch, DKMS_PKG_DKMS_TREE);
 	postinst = dkms_asprintf(
 		"#!/bin/sh\n"
 		"# Made by dkms mkbmdeb: the modules are in place; mark them installed for dkms\n"
@@ -215,41 +209,33 @@ static int deb_scripts_binary(struct dkms_pkg *p)
 		"%s"
 		"case \"$1\" in\n"
 		"configure)\n"
-		"\tln -sfn \"$DKMS_VERSION/$KVER/$ARCH\" \"$LINK\"\n"
-		"\tif [ -e %s/$KVER/modules.dep ]; then\n"
-		"\t\tdepmod -a \"$KVER\"\n"
-		"\tfi\n"
-		"\t;;\n"
-		"esac\n"
-		"exit 0\n",
-		vars, DKMS_PKG_INSTALL_TREE);
-	prerm = dkms_asprintf(
-		"#!/bin/sh\n"
-		"# Made by dkms mkbmdeb: the modules go; so does their installed link.\n"
-		"set -e\n"
 		"%s"
-		"case \"$1\" in\n"
-		"remove | upgrade | deconfigure)\n"
-		"\tif [ \"$(readlink \"$LINK\" || true)\" = \"$DKMS_VERSION/$KVER/$ARCH\" ]; then\n"
-		"\t\trm -f \"$LINK\"\n"
-		"\tfi\n"
 		"\t;;\n"
 		"esac\n"
 		"exit 0\n",
-		vars);
+		vars, dkms_pkg_bin_post);
+	prerm = dkms_asprintf("#!/bin/sh\n"
+			      "# Made by dkms mkbmdeb: the modules go; so does their installed link.\n"
+			      "set -e\n"
+			      "%s"
+			      "case \"$1\" in\n"
+			      "remove | upgrade | deconfigure)\n"
+			      "%s"
+			      "\t;;\n"
+			      "esac\n"
+			      "exit 0\n",
+			      vars, dkms_pkg_bin_preun);
 	postrm = dkms_asprintf("#!/bin/sh\n"
 			       "# Made by dkms mkbmdeb: the modules are gone; tell depmod.\n"
 			       "set -e\n"
 			       "%s"
 			       "case \"$1\" in\n"
 			       "remove | purge)\n"
-			       "\tif [ -e %s/$KVER/modules.dep ]; then\n"
-			       "\t\tdepmod -a \"$KVER\"\n"
-			       "\tfi\n"
+			       "%s"
 			       "\t;;\n"
 			       "esac\n"
 			       "exit 0\n",
-			       vars, DKMS_PKG_INSTALL_TREE);
+			       vars, dkms_pkg_bin_postun);
 	r = dkms_pkg_write(p, "DEBIAN/postinst", postinst, 0755);
 	if (!r)
 		r = dkms_pkg_write(p, "DEBIAN/prerm", prerm, 0755);

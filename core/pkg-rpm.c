@@ -76,6 +76,8 @@ static char *rpm_files(struct dkms_pkg *p)
 
 static char *rpm_scripts(struct dkms_pkg *p)
 {
+	char *vars, *text;
+
 	if (!p->kver)
 		return dkms_asprintf("%%posttrans\n"
 				     "# register %s/%s and build it for every kernel with headers\n"
@@ -96,21 +98,23 @@ static char *rpm_scripts(struct dkms_pkg *p)
 				     "fi\n",
 				     p->m, p->v, p->m, p->v, DKMS_PKG_INSTALL_TREE, p->m, p->v, p->m, p->v,
 				     p->m, p->v);
-	return dkms_asprintf("%%post\n"
-			     "ln -sfn '%s/%s/%s' '%s/%s/kernel-%s-%s'\n"
-			     "if [ -e '%s/%s/modules.dep' ]; then depmod -a '%s' || :; fi\n"
+	vars = dkms_pkg_bin_vars(p);
+	text = dkms_asprintf("%%post\n"
+			     "%s"
+			     "%s"
 			     "\n"
 			     "%%preun\n"
-			     "if [ \"$(readlink '%s/%s/kernel-%s-%s')\" = '%s/%s/%s' ]; then\n"
-			     "\trm -f '%s/%s/kernel-%s-%s'\n"
+			     "if [ \"$1\" = 0 ]; then\n" /* erased, not upgraded: the new %post already ran */
+			     "%s"
+			     "%s"
 			     "fi\n"
 			     "\n"
 			     "%%postun\n"
-			     "if [ -e '%s/%s/modules.dep' ]; then depmod -a '%s' || :; fi\n",
-			     p->v, p->kver, p->arch, DKMS_PKG_DKMS_TREE, p->m, p->kver, p->arch,
-			     DKMS_PKG_INSTALL_TREE, p->kver, p->kver, DKMS_PKG_DKMS_TREE, p->m, p->kver,
-			     p->arch, p->v, p->kver, p->arch, DKMS_PKG_DKMS_TREE, p->m, p->kver, p->arch,
-			     DKMS_PKG_INSTALL_TREE, p->kver, p->kver);
+			     "%s"
+			     "%s",
+			     vars, dkms_pkg_bin_post, vars, dkms_pkg_bin_preun, vars, dkms_pkg_bin_postun);
+	free(vars);
+	return text;
 }
 
 int dkms_pkg_rpm_make(struct dkms_pkg *p)

@@ -184,6 +184,77 @@ static int pkg_stage_file(struct dkms_pkg *p, const char *src, const char *dir, 
 	return e ? DKMS_E_FAIL : 0;
 }
 
+/*
+ * The registry on the target needs a dkms.conf for the version to count as added (dkms status,
+ * remove): the package carries the module's, with AUTOINSTALL off (no sources to build for
+ * other kernels), next to the modules of its kernel; the postinst copies it to <v>/source/ when
+ * no sources are registered, and the prerm removes that copy with the last kernel's link.
+ */
+char *dkms_pkg_bin_vars(const struct dkms_pkg *p)
+{
+	return dkms_asprintf("DKMS_NAME=%s\n"
+			     "DKMS_VERSION=%s\n"
+			     "KVER=%s\n"
+			     "ARCH=%s\n"
+			     "TREE=%s/$DKMS_NAME\n"
+			     "MODULES=%s/$KVER\n",
+			     p->m, p->v, p->kver, p->arch, DKMS_PKG_DKMS_TREE, DKMS_PKG_INSTALL_TREE);
+}
+
+const char dkms_pkg_bin_post[] =
+	"\tln -sfn \"$DKMS_VERSION/$KVER/$ARCH\" \"$TREE/kernel-$KVER-$ARCH\"\n"
+	"\tif [ ! -e \"$TREE/$DKMS_VERSION/source/dkms.conf\" ]; then\n"
+	"\t\tmkdir -p \"$TREE/$DKMS_VERSION/source\"\n"
+	"\t\tcp \"$TREE/$DKMS_VERSION/$KVER/$ARCH/dkms.conf\" \"$TREE/$DKMS_VERSION/source/dkms.conf\"\n"
+	"\tfi\n"
+	"\tif [ -e \"$MODULES/modules.dep\" ]; then\n"
+	"\t\tdepmod -a \"$KVER\"\n"
+	"\tfi\n";
+
+const char dkms_pkg_bin_preun[] =
+	"\tif [ \"$(readlink \"$TREE/kernel-$KVER-$ARCH\" || true)\" = \"$DKMS_VERSION/$KVER/$ARCH\" ]; "
+	"then\n"
+	"\t\trm -f \"$TREE/kernel-$KVER-$ARCH\"\n"
+	"\tfi\n"
+	"\tif [ -d \"$TREE/$DKMS_VERSION/source\" ] && [ ! -L \"$TREE/$DKMS_VERSION/source\" ]; then\n"
+	"\t\tleft=\n"
+	"\t\tfor l in \"$TREE\"/kernel-*; do\n"
+	"\t\t\tcase \"$(readlink \"$l\" || true)\" in \"$DKMS_VERSION\"/*) left=yes ;; esac\n"
+	"\t\tdone\n"
+	"\t\tif [ -z \"$left\" ]; then\n"
+	"\t\t\trm -rf \"$TREE/$DKMS_VERSION/source\"\n"
+	"\t\tfi\n"
+	"\tfi\n";
+
+const char dkms_pkg_bin_postun[] = "\tif [ -e \"$MODULES/modules.dep\" ]; then\n"
+				   "\t\tdepmod -a \"$KVER\"\n"
+				   "\tfi\n";
+
+static int pkg_stage_conf(struct dkms_pkg *p, const char *dir)
+{
+	char *conf = dkms_tree_conf_path(p->ctx, p->m, p->v), *text = NULL, *all, *rel;
+	size_t len = 0;
+	int e = dkms_read_file(conf, &text, &len), r;
+
+	if (e) {
+		r = dkms_err_set(p->ctx, DKMS_E_USAGE, "%s/%s: cannot read %s: %s", p->m, p->v, conf,
+				 strerror(-e));
+		free(conf);
+		return r;
+	}
+	all = dkms_asprintf("%s%s# dkms mk%s: the modules built for %s, without their sources\n"
+			    "AUTOINSTALL=\"no\"\n",
+			    text, len && text[len - 1] != '\n' ? "\n" : "",
+			    p->req->format == DKMS_PKG_DEB ? "bmdeb" : "bmrpm", p->kver);
+	rel = dkms_asprintf("%s/dkms.conf", dir + 1);
+	r = dkms_pkg_write(p, rel, all, 0644);
+	free(rel);
+	free(all);
+	free(text);
+	free(conf);
+	return r;
+}
+
 /* The built modules of one kernel, in /lib/modules and in the registry. */
 static int pkg_stage_binaries(struct dkms_pkg *p)
 {
@@ -209,6 +280,9 @@ static int pkg_stage_binaries(struct dkms_pkg *p)
 	r = dkms_conf_for(p->ctx, p->m, p->v, k, NULL, &conf);
 	if (r)
 		goto out;
+	regdir = dkms_asprintf("%s/%s/%s/%s/%s", DKMS_PKG_DKMS_TREE, p->m, p->v, k->version, k->arch);
+	r = pkg_stage_conf(p, regdir);
+	free(regdir);
 	regdir = dkms_asprintf("%s/%s/%s/%s/%s/module", DKMS_PKG_DKMS_TREE, p->m, p->v, k->version, k->arch);
 	for (size_t i = 0; i < n && !r; i++) {
 		char *src = dkms_path_join(moddir, names[i]);
@@ -311,9 +385,9 @@ int dkms_pkg_make(struct dkms_ctx *ctx, const struct dkms_pkg_request *req)
 		    (req->kernels[i].arch && !pkg_safe_word(req->kernels[i].arch)))
 			return dkms_err_set(ctx, DKMS_E_USAGE, "%s/%s: kernel %s: not a name for a package",
 					    req->module, req->version, req->kernels[i].version);
+	srclink = dkms_asprintf("%s/%s/%s/source", ctx->dkms_tree, req->module, req->version);
+	srcdir = realpath(srclink, NULL); /* binaries: for the licence only */
 	if (!req->binaries) {
-		srclink = dkms_asprintf("%s/%s/%s/source", ctx->dkms_tree, req->module, req->version);
-		srcdir = realpath(srclink, NULL);
 		if (!srcdir || !dkms_is_dir(srcdir)) {
 			r = dkms_err_set(ctx, DKMS_E_USAGE,
 					 "%s/%s: its sources %s are missing; add them again", req->module,
@@ -336,7 +410,7 @@ int dkms_pkg_make(struct dkms_ctx *ctx, const struct dkms_pkg_request *req)
 	for (size_t i = 0; req->binaries && i < req->n_kernels && !r; i++) {
 		p.kver = req->kernels[i].version;
 		p.arch = req->kernels[i].arch ? req->kernels[i].arch : ctx->machine_arch;
-		r = pkg_make_one(&p, NULL);
+		r = pkg_make_one(&p, srcdir);
 	}
 out:
 	free(p.out_dir);

@@ -35,6 +35,11 @@ int dkms_pkg_list_root(struct dkms_pkg *p, char ***rel, size_t *n, unsigned long
 /* Write <p->root>/<rel> (directories made), mode. */
 int dkms_pkg_write(struct dkms_pkg *p, const char *rel, const char *text, mode_t mode);
 
+/* The scripts of binary packages, POSIX sh shared by both families: the variables they use (a
+ * malloc'd text), and what to do after install, before removal and after removal (one tab indented). */
+char *dkms_pkg_bin_vars(const struct dkms_pkg *p);
+extern const char dkms_pkg_bin_post[], dkms_pkg_bin_preun[], dkms_pkg_bin_postun[];
+
 /* ---- pkg-deb.c, pkg-rpm.c: the staged root into one package in p->out_dir ---- */
 int dkms_pkg_deb_make(struct dkms_pkg *p);
 int dkms_pkg_rpm_make(struct dkms_pkg *p);
