@@ -60,6 +60,10 @@ int dkms_pkg_run(struct dkms_pkg *p, const char *const *argv)
 	if (st < 0)
 		return dkms_err_set(p->ctx, DKMS_E_FAIL, "%s/%s: cannot run %s: %s; install it", p->m, p->v,
 				    argv[0], strerror(-st));
+	if (st == 127)
+		return dkms_err_set(p->ctx, DKMS_E_FAIL,
+				    "%s/%s: %s could not be run (is it installed?); see %s", p->m, p->v,
+				    argv[0], p->log_path);
 	return dkms_err_set(p->ctx, DKMS_E_FAIL, "%s/%s: %s failed (exit %d); see %s", p->m, p->v, argv[0],
 			    st, p->log_path);
 }
