@@ -151,7 +151,7 @@ static int deb_md5sums(struct dkms_pkg *p, char *const *rel, size_t n)
 	return r;
 }
 
-static int deb_scripts_source(struct dkms_pkg *p)
+static int deb_scripts_source(struct dkms_pkg *p, const char *pkg)
 {
 	char *postinst, *prerm;
 	int r;
@@ -162,6 +162,7 @@ static int deb_scripts_source(struct dkms_pkg *p)
 		"# through /usr/lib/dkms/common.postinst as the packages of dh_dkms do.\n"
 		"set -e\n"
 		"DKMS_NAME=%s\n"
+		"DKMS_PACKAGE_NAME=%s\n"
 		"DKMS_VERSION=%s\n"
 		"case \"$1\" in\n"
 		"configure)\n"
@@ -169,11 +170,13 @@ static int deb_scripts_source(struct dkms_pkg *p)
 		"\t\techo \"$DKMS_NAME: /usr/lib/dkms/common.postinst is missing: install dkms\" >&2\n"
 		"\t\texit 1\n"
 		"\tfi\n"
-		"\t/usr/lib/dkms/common.postinst \"$DKMS_NAME\" \"$DKMS_VERSION\" \"\" \"\" \"$2\"\n"
+		"\t/usr/lib/dkms/common.postinst \"$DKMS_NAME\" \"$DKMS_VERSION\" "
+		"\"/usr/share/$DKMS_PACKAGE_NAME\" \"\" "
+		"\"$2\"\n"
 		"\t;;\n"
 		"esac\n"
 		"exit 0\n",
-		p->m, p->v, p->m, p->v);
+		p->m, p->v, p->m, pkg, p->v);
 	prerm = dkms_asprintf("#!/bin/sh\n"
 			      "# Made by dkms mkdeb: unregister %s/%s from every kernel.\n"
 			      "set -e\n"
@@ -299,7 +302,7 @@ int dkms_pkg_deb_make(struct dkms_pkg *p)
 	if (!r)
 		r = dkms_pkg_write(p, "DEBIAN/control", control, 0644);
 	if (!r)
-		r = p->kver ? deb_scripts_binary(p) : deb_scripts_source(p);
+		r = p->kver ? deb_scripts_binary(p) : deb_scripts_source(p, pkg);
 	if (!r) {
 		const char *argv[] = { "dpkg-deb", "--root-owner-group", "--build", p->root, NULL, NULL };
 

@@ -57,7 +57,7 @@ check "the shipped dkms.conf is the registered one" bash -c \
 CTL=$T/ctl-src
 dpkg-deb -e "$SRC_DEB" "$CTL"
 check "source postinst calls common.postinst as dh_dkms does" \
-	grep -q '^	/usr/lib/dkms/common.postinst "$DKMS_NAME" "$DKMS_VERSION" "" "" "$2"$' "$CTL/postinst"
+	grep -q '^	/usr/lib/dkms/common.postinst "$DKMS_NAME" "$DKMS_VERSION" "/usr/share/$DKMS_PACKAGE_NAME" "" "$2"$' "$CTL/postinst"
 check "source prerm runs dkms remove --all" grep -q 'dkms remove -m "$DKMS_NAME" -v "$DKMS_VERSION" --all' "$CTL/prerm"
 check "md5sums cover the files" bash -c "cd '$CTL' && grep -c usr/src/ md5sums | grep -qx 4"
 lint() { # package file: lintian output without E: lines
