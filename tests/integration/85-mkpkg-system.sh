@@ -10,7 +10,7 @@
 #     there): its postinst builds and installs the module for both kernels, dpkg -r removes it
 #     everywhere; then the binary .deb of the first kernel is installed: the signed module lands in
 #     /lib/modules/<kver>/updates/dkms without a build, depmod knows it and `dkms status` says
-#     installed; dpkg -r takes it away.
+#     installed; the second kernel's package installs next to it; dpkg -r takes each away.
 # Restores the system on exit: removes the packages it installed and puts back an unowned
 # /usr/sbin/dkms, removes what it created under /var/lib/dkms, /usr/src and /lib/modules.
 # $DKMS_DEB: a dkms-ng .deb to use instead of building one.
@@ -153,8 +153,8 @@ exec {LOCK}>/tmp/system.lock
 echo "waiting for /tmp/system.lock"
 flock "$LOCK"
 echo "holding /tmp/system.lock"
-SRC_PKG=$M-dkms BIN_PKG=$M-modules-$K1
-for p in "$SRC_PKG" "$BIN_PKG"; do
+SRC_PKG=$M-dkms BIN_PKG=$M-modules-$K1 BIN_PKG2=$M-modules-$K2
+for p in "$SRC_PKG" "$BIN_PKG" "$BIN_PKG2"; do
 	[[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) == [ir]* ]] && fail "$p is installed: remove it first"
 done
 [[ -e /var/lib/dkms/$M || -e /usr/src/$M-$V ]] && fail "$M is already in /var/lib/dkms or /usr/src: remove it first"
@@ -169,7 +169,7 @@ OURS_DKMS=no
 restore() {
 	echo "== restoring the system"
 	dpkg --configure -a >/dev/null 2>&1
-	for p in "$BIN_PKG" "$SRC_PKG"; do
+	for p in "$BIN_PKG" "$BIN_PKG2" "$SRC_PKG"; do
 		dpkg-query -W "$p" >/dev/null 2>&1 && dpkg --force-depends -P "$p" >>"$S/restore.log" 2>&1
 	done
 	if [[ $OURS_DKMS == yes ]]; then
@@ -249,11 +249,21 @@ check "status: installed on $K1, and only there" test "$(dkms status -m $M)" = "
 check "no build happened: no make.log" test ! -e "/var/lib/dkms/$M/$V/$K1/$ARCH/log"
 check "no build happened: no build directory" bash -c "! compgen -G '/var/lib/dkms/.build/*/*/$M' >/dev/null"
 check "no build happened: nothing said it built" bash -c "! grep -qi 'building' <<<\"\$0\"" "$OUT"
-check "nothing for $K2" test ! -e "/lib/modules/$K2/updates/dkms/$M.ko"
+check "nothing for $K2" test ! -e "/lib/modules/$K2/updates/dkms/$M${SUF[$K2]}"
+# The package of the second kernel next to it: no file in common; each goes with its own package.
+dpkg_do --force-depends -i "${BM[$K2]}"
+check "dpkg -i of the binary .deb of $K2 too succeeds" test "$RC" = 0
+check "status: installed on both" test "$(dkms status -m $M)" = "$M/$V, $K1, $ARCH: installed
+$M/$V, $K2, $ARCH: installed"
 dpkg_do -r "$BIN_PKG"
-check "dpkg -r of the binary package succeeds" test "$RC" = 0
-check "the module is gone" test ! -e "$ko"
+check "dpkg -r of the binary package of $K1 succeeds" test "$RC" = 0
+check "the module is gone from $K1" test ! -e "$ko"
 check "depmod ran: modules.dep of $K1 does not list it" bash -c "! grep -q '$M.ko' '/lib/modules/$K1/modules.dep'"
+check "status: still installed on $K2 only" test "$(dkms status -m $M)" = "$M/$V, $K2, $ARCH: installed"
+check "the module of $K2 is still there" test -f "/lib/modules/$K2/updates/dkms/$M${SUF[$K2]}"
+dpkg_do -r "$BIN_PKG2"
+check "dpkg -r of the binary package of $K2 succeeds" test "$RC" = 0
+check "the module is gone from $K2" test ! -e "/lib/modules/$K2/updates/dkms/$M${SUF[$K2]}"
 check "status lists no $M any more" test -z "$(dkms status -m $M)"
 check "nothing of $M left in /var/lib/dkms" test ! -e "/var/lib/dkms/$M"
 done_ok
