@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * dkms mkdeb, mkrpm (the sources) and mkbmdeb, mkbmrpm (the modules built for
- * each -k kernel, built first through the normal plan when they are not).
+ * each -k kernel, or with --all each kernel they are built for; built first
+ * through the normal plan when they are not).
  * The maintainer of the packages comes from DEBFULLNAME and DEBEMAIL, as for
  * Debian's tools.
  */
@@ -26,8 +27,33 @@ static char *pkg_maintainer(void)
 	return s;
 }
 
+/* --all: every kernel the version is built for, from the tree. */
+static int pkg_built_kernels(struct dkms_ctx *ctx, const char *name, const char *version,
+			     struct dkms_status **st, size_t *n, struct dkms_kref **k, size_t *nk)
+{
+	struct dkms_status_filter f = { .module = name, .version = version };
+	int r = dkms_status_list(ctx, &f, st, n);
+
+	*k = calloc(*n ? *n : 1, sizeof(**k));
+	if (!*k)
+		abort();
+	*nk = 0;
+	for (size_t i = 0; !r && i < *n; i++)
+		if ((*st)[i].kver && !strcmp((*st)[i].version, version) &&
+		    ((*st)[i].state == DKMS_STATE_BUILT || (*st)[i].state == DKMS_STATE_INSTALLED))
+			(*k)[(*nk)++] = (struct dkms_kref){ .version = (*st)[i].kver, .arch = (*st)[i].arch };
+	if (!r && !*nk)
+		r = die_usage("%s/%s is built for no kernel: give kernels with -k", name, version);
+	else if (r)
+		fprintf(stderr, "Error! %s\n", dkms_ctx_error(ctx));
+	return r;
+}
+
 int cmd_pkg(struct dkms_ctx *ctx, struct args *a, const struct dkms_kref *k, size_t nk)
 {
+	struct dkms_status *st = NULL;
+	struct dkms_kref *all = NULL;
+	size_t n_st = 0;
 	bool deb = a->cmd == CMD_MKDEB || a->cmd == CMD_MKBMDEB;
 	bool bin = a->cmd == CMD_MKBMDEB || a->cmd == CMD_MKBMRPM;
 	char *name = NULL, *version = NULL, *maint = NULL;
@@ -54,6 +80,12 @@ int cmd_pkg(struct dkms_ctx *ctx, struct args *a, const struct dkms_kref *k, siz
 		fprintf(stderr, "Error! %s\n", dkms_ctx_error(ctx));
 	if (r)
 		goto out;
+	if (bin && a->all) {
+		r = pkg_built_kernels(ctx, name, version, &st, &n_st, &all, &nk);
+		if (r)
+			goto out;
+		k = all;
+	}
 	if (bin) {
 		struct dkms_request req = { .action = DKMS_ACTION_BUILD,
 					    .module = name,
@@ -83,6 +115,8 @@ int cmd_pkg(struct dkms_ctx *ctx, struct args *a, const struct dkms_kref *k, siz
 	if (r)
 		fprintf(stderr, "Error! %s\n", dkms_ctx_error(ctx));
 out:
+	dkms_status_list_free(st, n_st);
+	free(all);
 	free(maint);
 	free(name);
 	free(version);

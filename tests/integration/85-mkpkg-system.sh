@@ -105,6 +105,9 @@ expect_rc 0 mkbmdeb "$M/$V" -k "$K1" --output-dir "$OUTD"
 expect_out "already built"
 check "a second mkbmdeb does not build again" bash -c "! grep -q 'Building module' <<<\"\$0\"" "$OUT"
 expect_rc 21 mkbmdeb "$M/$V" -k 6.1.0-0-nothere --output-dir "$OUTD"
+expect_rc 0 mkbmdeb "$M/$V" --all --output-dir "$T/out-all"
+check "mkbmdeb --all: one package per built kernel" test "$(ls "$T/out-all"/*.deb | wc -l)" = 2
+check "mkbmdeb --all: the same packages" cmp <(dpkg-deb -c "$T/out-all/$M-modules-${K2}_${V}_amd64.deb" | awk '{print $6}') <(dpkg-deb -c "${BM[$K2]}" | awk '{print $6}')
 
 # ---- mkrpm, mkbmrpm ----
 expect_rc 0 mkrpm "$M/$V"
