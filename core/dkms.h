@@ -233,6 +233,26 @@ int dkms_status_list(struct dkms_ctx *ctx, const struct dkms_status_filter *f, s
 char *dkms_status_format(const struct dkms_status *st);
 void dkms_status_list_free(struct dkms_status *list, size_t n);
 
+/*
+ * Packages: a registered module as a .deb or .rpm made with dpkg-deb or rpmbuild, either its
+ * sources (dkms builds them on the target) or its modules already built for given kernels (one
+ * package per kernel, installed without a build). Binaries must be built first (a plan).
+ */
+enum dkms_pkg_format { DKMS_PKG_DEB, DKMS_PKG_RPM };
+
+struct dkms_pkg_request {
+	enum dkms_pkg_format format;
+	bool binaries; /* mkbmdeb, mkbmrpm */
+	const char *module, *version;
+	const struct dkms_kref *kernels; /* binaries: one package each */
+	size_t n_kernels;
+	const char *output_dir; /* NULL: <dkms_tree>/<m>/<v>/deb or rpm */
+	const char *maintainer; /* "Name <address>"; NULL: a placeholder */
+};
+
+/* Each package written is logged (INFO) with its path. */
+int dkms_pkg_make(struct dkms_ctx *ctx, const struct dkms_pkg_request *req);
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,6 +27,10 @@ static const struct {
 	{ "generate_mok", CMD_GENERATE_MOK },
 	{ "mktarball", CMD_MKTARBALL },
 	{ "ldtarball", CMD_LDTARBALL },
+	{ "mkdeb", CMD_MKDEB },
+	{ "mkrpm", CMD_MKRPM },
+	{ "mkbmdeb", CMD_MKBMDEB },
+	{ "mkbmrpm", CMD_MKBMRPM },
 };
 
 void args_usage(FILE *out)
@@ -51,6 +55,10 @@ void args_usage(FILE *out)
 	      "  generate_mok          create the module signing key and certificate (MOK) if missing\n"
 	      "  mktarball MODULE      archive the sources and the builds for -k (or --all) kernels\n"
 	      "  ldtarball FILE        check and load a tarball made by mktarball, then add the module\n"
+	      "  mkdeb MODULE          a .deb of the sources, <name>-dkms (dpkg-deb)\n"
+	      "  mkrpm MODULE          an .rpm of the sources, dkms-<name> (rpmbuild)\n"
+	      "  mkbmdeb MODULE -k K   a .deb of the modules built for each -k, <name>-modules-<K>\n"
+	      "  mkbmrpm MODULE -k K   an .rpm of the modules built for each -k, kmod-<name>-<K>\n"
 	      "\n"
 	      "Options (--opt=value and --opt value both work):\n"
 	      "  -m MODULE[/VERSION]   module name (and version)\n"
@@ -58,7 +66,8 @@ void args_usage(FILE *out)
 	      "  -k KVER[/ARCH]        kernel version (repeatable)\n"
 	      "  -a, --arch ARCH       architecture for the matching -k\n"
 	      "  -c FILE               use FILE instead of the module's dkms.conf\n"
-	      "  --all                 every kernel the module is built for (remove, unbuild, uninstall)\n"
+	      "  --all                 every kernel the module is built for (remove, unbuild, uninstall,\n"
+	      "                        mkbmdeb, mkbmrpm)\n"
 	      "  --force               rebuild / reinstall even when already done\n"
 	      "  --force-version-override  install over a newer in-kernel module\n"
 	      "  --directive NAME=VAL  override a dkms.conf directive (repeatable)\n"
@@ -71,6 +80,8 @@ void args_usage(FILE *out)
 	      "  --dkmstree DIR        registry (default /var/lib/dkms)\n"
 	      "  --sourcetree DIR      module sources (default /usr/src)\n"
 	      "  --installtree DIR     kernel modules (default /lib/modules)\n"
+	      "  --output-dir DIR      where mk* commands write packages (default\n"
+	      "                        <dkmstree>/<name>/<version>/deb or rpm)\n"
 	      "  --confdir DIR         configuration (default /etc/dkms)\n"
 	      "  --no-depmod           do not run depmod\n"
 	      "  -j N                  parallel make jobs (default: number of CPUs)\n"
@@ -167,6 +178,7 @@ int args_parse(int argc, char **argv, struct args *a)
 		"--sourcetree",
 		"--installtree",
 		"--confdir",
+		"--output-dir",
 		"-j",
 	};
 
@@ -218,6 +230,8 @@ int args_parse(int argc, char **argv, struct args *a)
 				a->paths.install_tree = val;
 			else if (!strcmp(opt, "--confdir"))
 				a->paths.conf_dir = val;
+			else if (!strcmp(opt, "--output-dir"))
+				a->output_dir = val;
 			else if (!strcmp(opt, "-j")) {
 				char *end;
 				long j = strtol(val, &end, 10);

@@ -26,6 +26,10 @@ enum cmd {
 	CMD_GENERATE_MOK,
 	CMD_MKTARBALL,
 	CMD_LDTARBALL,
+	CMD_MKDEB,
+	CMD_MKRPM,
+	CMD_MKBMDEB,
+	CMD_MKBMRPM,
 };
 
 struct args {
@@ -41,6 +45,7 @@ struct args {
 	const char *template_kernel;
 	const char *archive;		 /* --archive */
 	bool source_only, binaries_only; /* --source-only, --binaries-only */
+	const char *output_dir;		 /* --output-dir: mkdeb, mkrpm, mkbmdeb, mkbmrpm */
 	struct dkms_paths paths;
 	struct dkms_opts opts;
 	bool opts_jobs_set;

@@ -4,6 +4,7 @@
 #include "dkms.h"
 #include "args.h"
 #include "cmd-tarball.h"
+#include "cmd.h"
 #include "output.h"
 
 #include <stdarg.h>
@@ -61,7 +62,7 @@ static int make_kernels(struct args *a, bool default_running, struct dkms_kref *
 	return 0;
 }
 
-static int run_plan(struct dkms_ctx *ctx, struct dkms_plan *plan, bool dry_run)
+int run_plan(struct dkms_ctx *ctx, struct dkms_plan *plan, bool dry_run)
 {
 	struct dkms_report *rep = NULL;
 	int r;
@@ -394,6 +395,12 @@ int main(int argc, char **argv)
 		break;
 	case CMD_LDTARBALL:
 		r = cmd_ldtarball(ctx, &a);
+		break;
+	case CMD_MKDEB:
+	case CMD_MKRPM:
+	case CMD_MKBMDEB:
+	case CMD_MKBMRPM:
+		r = cmd_pkg(ctx, &a, k, nk);
 		break;
 	case CMD_NONE:
 		break;

@@ -42,6 +42,18 @@ expect_completion "kernel_postinst
 kernel_preinst
 kernel_prerm" dkms kernel_
 expect_completion "generate_mok" dkms -q ge
+# every command of `dkms --help`, and nothing else, is offered, by both completions
+help_cmds=$("$DKMS" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z_][a-z_]*\) .*/\1/p' | sort)
+check "--help lists commands" test -n "$help_cmds"
+expect_completion "$help_cmds" dkms ""
+for c in $help_cmds; do
+	check "zsh offers $c" grep -q "^    '$c:" "$TOP/completion/zsh/_dkms"
+done
+# every long option of `dkms --help` is offered too
+for o in $("$DKMS" --help | grep -o -- '--[a-z][a-z-]*' | grep -vx -- --opt | sort -u); do
+	check "bash offers $o" grep -q -- "$o" "$TOP/completion/bash/dkms"
+	check "zsh offers $o" grep -q -- "'[^']*$o" "$TOP/completion/zsh/_dkms"
+done
 # module/version pairs from the tree: not .build, mok.*, original_module or the kernel-* links
 expect_completion "dkms-hello
 dkms-hello/0.1
