@@ -486,6 +486,7 @@ static int build_run(struct build *b)
 {
 	int r, st;
 
+	clock_gettime(CLOCK_MONOTONIC, &b->started);
 	r = build_prepare_dir(b);
 	if (r)
 		return r;

@@ -5,6 +5,8 @@
 
 #include "internal.h"
 
+#include <time.h>
+
 struct build {
 	struct dkms_ctx *ctx;
 	const char *m, *v;
@@ -16,8 +18,9 @@ struct build {
 	char *dir;	/* <jmv>/build */
 	char *log;	/* <dir>/make.log */
 	int log_fd;
-	char *kdir;  /* <dkms_tree>/<m>/<v>/<kver>/<arch> */
-	char *stage; /* <dkms_tree>/<m>/<v>/<kver>/.<arch>.tmp-<pid> */
+	char *kdir;		 /* <dkms_tree>/<m>/<v>/<kver>/<arch> */
+	char *stage;		 /* <dkms_tree>/<m>/<v>/<kver>/.<arch>.tmp-<pid> */
+	struct timespec started; /* CLOCK_MONOTONIC, for log/duration */
 };
 
 /* ---- build.c ---- */

@@ -246,6 +246,11 @@ void dkms_module_run_script(struct dkms_ctx *ctx, const char *m, const char *v, 
 int dkms_build(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k,
 	       char **log_path);
 
+/* ---- estimate.c ---- */
+/* Seconds a build of m/v for arch should take: its recorded time on another kernel, another
+ * version's, or a guess from the size of its C sources. Used to start the longest builds first. */
+double dkms_build_estimate(struct dkms_ctx *ctx, const char *m, const char *v, const char *arch);
+
 /* ---- script.c: the PRE_/POST_ scripts of dkms.conf (build.c, install.c) ---- */
 /* Run a dkms.conf script (PRE_BUILD, POST_INSTALL...) as dkms does: its first
  * word is a path relative to dir, run in dir when executable (else a warning

@@ -48,6 +48,7 @@ struct runner {
 	struct dkms_kernel **kernel; /* per job, borrowed from ks */
 	size_t *kidx;
 	double *start;
+	double *cost; /* estimated seconds of each job's build (estimate.c) */
 	struct child *run;
 	size_t n_run;
 	size_t n_done;
@@ -160,6 +161,7 @@ static void begin(struct runner *r, size_t i)
 		r->ks.touched[r->kidx[i]] = true;
 	if (!code && needs_build) {
 		r->phase[i] = PHASE_WAIT_SLOT;
+		r->cost[i] = dkms_build_estimate(r->ctx, j->module, j->version, j->arch);
 		return;
 	}
 	finish(r, i, code, skipped);
@@ -406,12 +408,16 @@ static bool schedule(struct runner *r)
 			moved = true;
 		}
 	}
-	for (size_t i = 0; i < r->plan->n_jobs; i++) {
+	for (;;) {
 		bool implicit;
+		size_t i = r->plan->n_jobs;
 
-		if (r->phase[i] != PHASE_WAIT_SLOT)
-			continue;
-		if (!dkms_jobserver_acquire(&r->js, &implicit))
+		/* the longest waiting build first: a long one started last would run alone at the end */
+		for (size_t w = 0; w < r->plan->n_jobs; w++)
+			if (r->phase[w] == PHASE_WAIT_SLOT &&
+			    (i == r->plan->n_jobs || r->cost[w] > r->cost[i]))
+				i = w;
+		if (i == r->plan->n_jobs || !dkms_jobserver_acquire(&r->js, &implicit))
 			break;
 		int e = start_build(r, i, implicit);
 
@@ -451,7 +457,8 @@ int dkms_plan_run(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_repo
 	r.kernel = calloc(n + 1, sizeof(*r.kernel));
 	r.kidx = calloc(n + 1, sizeof(*r.kidx));
 	r.start = calloc(n + 1, sizeof(*r.start));
-	if (!r.phase || !r.kernel || !r.kidx || !r.start)
+	r.cost = calloc(n + 1, sizeof(*r.cost));
+	if (!r.phase || !r.kernel || !r.kidx || !r.start || !r.cost)
 		abort();
 	r.last_tick = now();
 	while (r.n_done < n) {
@@ -491,6 +498,7 @@ int dkms_plan_run(struct dkms_ctx *ctx, struct dkms_plan *plan, struct dkms_repo
 	free(r.kernel);
 	free(r.kidx);
 	free(r.start);
+	free(r.cost);
 	free(r.run);
 	*out = rep;
 	if (r.first_fail)

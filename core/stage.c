@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int build_fsync_file(const char *path)
@@ -140,6 +141,19 @@ int dkms_stage_fill(struct build *b)
 		char *dst = dkms_path_join(logdir, base ? base + 1 : b->k->config_path);
 
 		dkms_copy_file(b->k->config_path, dst, 0644); /* a copy for reference, like dkms */
+		free(dst);
+	}
+	{
+		/* how long this build took: the next plan starts the longest builds first (estimate.c) */
+		struct timespec now;
+		char *dst = dkms_path_join(logdir, "duration"), text[32];
+		int len;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		len = snprintf(text, sizeof(text), "%.1f\n",
+			       (double)(now.tv_sec - b->started.tv_sec) +
+				       (double)(now.tv_nsec - b->started.tv_nsec) / 1e9);
+		dkms_write_file_atomic(dst, text, (size_t)len, 0644);
 		free(dst);
 	}
 	{

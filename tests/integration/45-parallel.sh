@@ -80,6 +80,20 @@ expect_rc 0 autoinstall -k "$K1" -j 1
 max=$(cat "$COUNT/max")
 check "with -j 1, one compiler at a time (saw $max)" test "$max" -eq 1
 
+# Every build records its time; a later plan starts the builds that took longest first. Here the
+# recorded times of K1's builds are set by hand, so the order on K2 is known: c, a, d, b.
+for m in a b c d; do
+	check "par$m's build time is recorded" grep -qE '^[0-9]+\.[0-9]$' "$T/dkms/par$m/1.0/$K1/$ARCH/log/duration"
+done
+echo 20.0 >"$T/dkms/para/1.0/$K1/$ARCH/log/duration"
+echo 5.0 >"$T/dkms/parb/1.0/$K1/$ARCH/log/duration"
+echo 30.0 >"$T/dkms/parc/1.0/$K1/$ARCH/log/duration"
+echo 10.0 >"$T/dkms/pard/1.0/$K1/$ARCH/log/duration"
+expect_rc 0 autoinstall -k "$K2" -j 1
+check "on the next kernel, the longest builds start first" test \
+	"$(sed -n 's/^Building module par\([a-d]\).*/\1/p' <<<"$OUT" | tr -d '\n')" = cadb
+expect_rc 0 kernel_prerm -k "$K2"
+
 # MAKEFLAGS from a parent make is respected: its jobserver (two slots here) is the one used.
 expect_rc 0 kernel_prerm -k "$K1"
 rm -f "$COUNT"/*
