@@ -7,8 +7,11 @@
 # VmHWM of every dkms process of that run (our engine and its forks, before they exec make) every 50 ms:
 # the peak RSS of our engine, compilers excluded (target <= 16 MiB).
 #
-# Usage: bench/autoinstall.sh [-n RUNS] [--probe] [--keep]
+# Usage: bench/autoinstall.sh [-n RUNS] [--upgrade PREV] [--probe] [--keep]
 #   -n RUNS   timed runs of each implementation (default 1; each takes about 1.5-2 min per implementation)
+#   --upgrade PREV  a kernel upgrade: first (untimed) both build and install every module for kernel PREV,
+#             then each timed run is the autoinstall for $KVER, the newly installed kernel; between runs
+#             both trees lose their $KVER builds again. Without it, every module is only added.
 #   --probe   build every candidate package once with our dkms and say which build for $KVER, then exit
 #   --keep    keep the trees (printed) instead of deleting them
 # Environment: DKMS (our binary), KVER (default 6.1.0-55-amd64), PKGS (packages to use instead of the
@@ -30,17 +33,21 @@ falcosecurity-scap-dkms"}
 RUNS=1
 PROBE=
 KEEP=
+PREV=
 while (($#)); do
 	case $1 in
 	-n) RUNS=$2; shift ;;
+	--upgrade) PREV=$2; shift ;;
 	--probe) PROBE=1 ;;
 	--keep) KEEP=1 ;;
-	*) die "usage: $0 [-n RUNS] [--probe] [--keep]" ;;
+	*) die "usage: $0 [-n RUNS] [--upgrade PREV] [--probe] [--keep]" ;;
 	esac
 	shift
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "-n wants a positive number"
 [[ -d /usr/src/linux-headers-$KVER ]] || die "kernel headers for $KVER are not installed"
+[[ -z $PREV || -d /usr/src/linux-headers-$PREV ]] || die "kernel headers for $PREV are not installed"
+[[ $PREV != "$KVER" ]] || die "--upgrade wants another kernel than $KVER"
 
 W=$(mktemp -d /tmp/dkms-bench-ai.XXXXXX)
 if [[ -n $KEEP ]]; then
@@ -51,7 +58,10 @@ fi
 
 # The module file names installed for KVER under a tree (sorted, one per line).
 installed_kos() { # dir
-	(cd "$1/lib/modules/$KVER" 2>/dev/null &&
+	installed_kos_k "$1" "$KVER"
+}
+installed_kos_k() { # dir kver
+	(cd "$1/lib/modules/$2" 2>/dev/null &&
 		find . -name '*.ko*' -path '*/updates/*' | sed 's|.*/||' | sort)
 }
 
@@ -87,12 +97,17 @@ probe() {
 	done
 }
 
+# The trees of run N: $W/runN, or $W/run1 for every run of an upgrade.
+rundir() { # run
+	if [[ -n $PREV ]]; then echo "$W/run1"; else echo "$W/run$1"; fi
+}
+
 # A fresh pair of trees with the same sources, every module added: $W/run$1/{ours,theirs}.
 prepare() { # run
-	local r=$W/run$1 p d
+	local r=$(rundir "$1") p d
 	rm -rf "$r"
 	for side in ours theirs; do
-		bench_trees "$r/$side" "$KVER"
+		bench_trees "$r/$side" "$KVER" $PREV
 	done
 	debian_dkms "$r/theirs" >/dev/null
 	bench_mok "$r/ours/dkms" "$r/theirs/dkms"
@@ -105,6 +120,24 @@ prepare() { # run
 				die "Debian's dkms: add $d failed (see $r/add.log)"
 			MODS+=" $d"
 		done
+	done
+	[[ -n $PREV ]] || return 0
+	echo "upgrade: building and installing every module for $PREV first (untimed)"
+	ours "$r/ours" autoinstall -k "$PREV" >"$r/prev-ours.log" 2>&1 ||
+		die "ours: autoinstall -k $PREV failed (see $r/prev-ours.log)"
+	theirs "$r/theirs" autoinstall -k "$PREV" >"$r/prev-theirs.log" 2>&1 ||
+		die "Debian's dkms: autoinstall -k $PREV failed (see $r/prev-theirs.log)"
+	[[ $(installed_kos_k "$r/ours" "$PREV") == "$(installed_kos_k "$r/theirs" "$PREV")" ]] ||
+		die "the two installed different modules for $PREV"
+}
+
+# Upgrade mode: both trees back to "$KVER newly installed": its builds, links and modules gone.
+reset_kver() { # run
+	local t
+	for t in "$(rundir "$1")/ours" "$(rundir "$1")/theirs"; do
+		rm -rf "$t"/dkms/*/*/"$KVER" "$t"/dkms/*/kernel-"$KVER"-* "$t/dkms/.build" \
+			"$t/lib/modules/$KVER/updates"
+		depmod -b "$t" "$KVER" 2>/dev/null
 	done
 }
 
@@ -131,7 +164,9 @@ rss_sampler() { # tree comm outfile stopfile
 
 # One timed autoinstall of one implementation; appends to the result arrays.
 run_one() { # run side
-	local r=$W/run$1 side=$2 t=$W/run$1/$2 load comm stop rss
+	local r side=$2 t load comm stop rss
+	r=$(rundir "$1")
+	t=$r/$2
 	load=$(wait_load)
 	comm=dkms
 	[[ $side == theirs ]] && comm=dkms-debian
@@ -186,21 +221,27 @@ PKGS=${PKGS:-$DEFAULT_PKGS}
 OURS_WALL=() OURS_CPU=() OURS_RSS=() OURS_SELF=() THEIRS_WALL=() THEIRS_CPU=() LOADS=()
 machine
 echo "kernel: $KVER, runs: $RUNS, parallel jobs: $NPROC (ours -j $NPROC; Debian's parallel_jobs=$NPROC)"
+[[ -n $PREV ]] && echo "scenario: upgrade from $PREV (every module built and installed there) to $KVER"
 for ((i = 1; i <= RUNS; i++)); do
-	MODS=
-	prepare "$i"
+	if [[ -n $PREV && $i -gt 1 ]]; then
+		# one prepared pair serves every run (its links are absolute: it stays where it is)
+		reset_kver "$i"
+	else
+		MODS=
+		prepare "$i"
+	fi
 	((i == 1)) && echo "modules ($(wc -w <<<"$MODS")):$MODS"
 	if ((i % 2)); then order="theirs ours"; else order="ours theirs"; fi
 	for side in $order; do
 		run_one "$i" "$side"
 	done
-	a=$(installed_kos "$W/run$i/ours")
-	b=$(installed_kos "$W/run$i/theirs")
+	a=$(installed_kos "$(rundir "$i")/ours")
+	b=$(installed_kos "$(rundir "$i")/theirs")
 	if [[ $a != "$b" ]]; then
 		echo "warning: run $i: the installed module files differ:"
 		diff <(echo "$b") <(echo "$a") | sed 's/^/  /'
 	fi
-	[[ -n $KEEP ]] || rm -rf "$W/run$i"
+	[[ -n $KEEP || -n $PREV ]] || rm -rf "$W/run$i"
 done
 
 ow=$(median "${OURS_WALL[@]}")
