@@ -81,4 +81,17 @@ check "0.1's build is untouched" cmp -s "$BUILT1" "$T/ko-0.1"
 unfill "$T/dkms"
 expect_rc 0 install dkms-hello/0.2 -k "$K1"
 check "with space again, 0.2 is installed" test "$(modinfo -F version "$KO")" = 0.2
+
+# 3. A failed rebuild of the installed version itself (--force, sources broken since): the build and the
+# installed module stay; the failure's log sits beside the earlier build's.
+cp "$KO" "$T/ko-0.2"
+BUILT2=$T/dkms/dkms-hello/0.2/$K1/$ARCH/module/dkms_hello.ko
+echo "this is not C" >>"$T/src/dkms-hello-0.2/dkms_hello.c"
+expect_rc 10 install dkms-hello/0.2 -k "$K1" --force
+expect_out "consult .*/dkms-hello/0.2/$K1/$ARCH/log/make.failed.log"
+check "the installed 0.2 is untouched" cmp -s "$KO" "$T/ko-0.2"
+check "its build is untouched" cmp -s "$BUILT2" "$T/ko-0.2"
+check "the failure's log is kept" grep -q "this is not C\|error" "$T/dkms/dkms-hello/0.2/$K1/$ARCH/log/make.failed.log"
+expect_status "dkms-hello/0.1, $K1, $ARCH: built
+dkms-hello/0.2, $K1, $ARCH: installed" dkms-hello
 done_ok
