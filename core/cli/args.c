@@ -89,7 +89,7 @@ void args_usage(FILE *out)
 	      "  --json                status: print a JSON array\n"
 	      "  -q, --quiet           print errors only\n"
 	      "  --verbose             print more\n"
-	      "  -V, --version         print the version\n"
+	      "  -V, --version         print dkms-3.0.10 (the dkms followed) and our own version\n"
 	      "  -h, --help            print this help\n"
 	      "\n"
 	      "Exit codes: 0 ok, 3 already added, 4 bad arguments or missing dkms.conf, 6 missing kernel\n"

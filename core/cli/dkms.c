@@ -262,7 +262,8 @@ int main(int argc, char **argv)
 		if (a.help)
 			args_usage(stdout);
 		else if (a.version_flag)
-			printf("dkms-%s\n", PACKAGE_VERSION);
+			printf("dkms-%s\n%s %s, a drop-in for dkms %s\n", DKMS_COMPAT_VERSION, PACKAGE_NAME,
+			       PACKAGE_VERSION, DKMS_COMPAT_VERSION);
 		args_free(&a);
 		return r;
 	}

@@ -8,7 +8,9 @@ expect_rc 0 --help
 expect_out "Usage: dkms COMMAND"
 expect_out "kernel_postinst"
 expect_rc 0 -V
-expect_out "^dkms-"
+# scripts read the first line as dkms's own version: the release this is a drop-in for
+check "-V: first line is dkms-<the dkms version followed>" test "$(head -1 <<<"$OUT")" = "dkms-3.0.10"
+expect_out "^dkms-ng [0-9.]+, a drop-in for dkms 3.0.10$"
 expect_rc 4 --no-such-option
 expect_rc 4
 expect_rc 4 build
