@@ -113,14 +113,8 @@ PROVIDES=$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed 's/|.*//; s/^ *//; s/ 
 	paste -sd, | sed 's/,/, /g')
 mini_deb "$T/base" sandbox-base "Provides: $PROVIDES
 " || fail "building a package that provides $PROVIDES"
-check "dpkg --root installs a package providing dkms-ng's dependencies" "${DPKG[@]}" -i "$T/base.deb"
-check "dpkg --root unpacks the Debian package" "${DPKG[@]}" --unpack "$DEB"
-check "dpkg's database in the root has dkms-ng unpacked, providing dkms (= 3.0.10)" \
-	test "$(dq -W -f '${Status} ${Provides}' dkms-ng)" == "install ok unpacked dkms (= 3.0.10)"
-check "/usr/sbin/dkms runs from the root" runs_version "$R" "" /usr/sbin/dkms
-check "the programs of the Debian package find their libraries" libs_resolve "$R" ""
-# Configuring runs the postinst chrooted into the root: give it a shell and the libraries of the
-# package's programs; the postinst runs the trigger handler, which finds no kernel and no module there.
+# Maintainer scripts run chrooted into the root: it gets a shell, and before configuring, the libraries
+# of the package's programs (the postinst runs the trigger handler, which finds no kernel nor module).
 copy_with_libs() { # root, programs...
 	local root=$1 f l
 	shift
@@ -130,9 +124,16 @@ copy_with_libs() { # root, programs...
 		done
 	done
 }
-mkdir -p "$R/bin" && cp /bin/dash "$R/bin/sh" && copy_with_libs "$R" "$R/bin/sh" \
-	$(find "$R/usr" -type f -perm -u+x -exec sh -c 'head -c4 "$1" | grep -q ELF' _ {} \; -print) ||
-	fail "giving $R a shell and libraries"
+mkdir -p "$R/bin" "$R/dev" && cp /bin/dash "$R/bin/sh" && copy_with_libs "$R" /bin/dash &&
+	mknod -m 666 "$R/dev/null" c 1 3 || fail "giving $R a shell and /dev/null"
+check "dpkg --root installs a package providing dkms-ng's dependencies" "${DPKG[@]}" -i "$T/base.deb"
+check "dpkg --root unpacks the Debian package" "${DPKG[@]}" --unpack "$DEB"
+check "dpkg's database in the root has dkms-ng unpacked, providing dkms (= 3.0.10)" \
+	test "$(dq -W -f '${Status} ${Provides}' dkms-ng)" == "install ok unpacked dkms (= 3.0.10)"
+check "/usr/sbin/dkms runs from the root" runs_version "$R" "" /usr/sbin/dkms
+check "the programs of the Debian package find their libraries" libs_resolve "$R" ""
+copy_with_libs "$R" $(find "$R/usr" -type f -perm -u+x -exec sh -c 'head -c4 "$1" | grep -q ELF' _ {} \; -print) ||
+	fail "copying the libraries of the package's programs into $R"
 check "dpkg --root configures it: the postinst runs the handler in the root" "${DPKG[@]}" --configure dkms-ng
 check "dkms-ng is installed in the root's database" test "$(dq -W -f '${Status}' dkms-ng)" == "install ok installed"
 for d in header_postinst.d postinst.d preinst.d prerm.d postrm.d; do
@@ -278,7 +279,7 @@ if want zsh; then check "zsh completion in /usr/share/zsh/site-functions" has_fi
 if want framework; then
 	check "/etc/dkms/framework.conf is a backup file" \
 		bash -c "test -f '$R/etc/dkms/framework.conf' && $(printf '%q ' "${PAC[@]}") -Qii dkms-ng |
-			grep -q '^/etc/dkms/framework.conf'"
+			grep -qF '$R/etc/dkms/framework.conf'"
 fi
 if want unit; then
 	check "dkms-autoinstall.service in /usr/lib/systemd/system" \
