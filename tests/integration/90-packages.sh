@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The packages of the three families, built from the tree by their one command (scripts/build-deb.sh,
 # scripts/build-rpm.sh, scripts/build-arch.sh; one `make dist` tarball for the last two), each installed
-# by its own package manager into a sandbox root with its database there: `dpkg --root` (unpack: the
-# postinst would run the trigger handler), `rpm --root`, `pacman --root`. Then the files must be where
-# each package manager and the kernel tooling read them, and the programs must run from the root.
+# by its own package manager into a sandbox root with its database there: `dpkg --root` (unpacked and
+# configured: the postinst and a /usr/src trigger run chrooted in the root), `rpm --root` (then the
+# packaged plugin is loaded by librpm in a transaction), `pacman --root` (then pacman parses the packaged
+# hooks). The files must be where each package manager and the kernel tooling read them, and the
+# programs must run from the root.
 # Files the tree may not have yet (dkms.conf.5, completions, framework.conf, the systemd unit,
 # libdkms.pc) are expected when the tree's build rules install them.
 source "$(dirname "$0")/lib.sh"
@@ -15,7 +17,6 @@ for tool in dpkg-buildpackage dpkg rpmbuild rpm makepkg fakeroot bsdtar pacman l
 done
 
 T=$(mktemp -d /tmp/dkms-packages.XXXXXX)
-chmod 755 "$T"
 trap 'rm -rf "$T"' EXIT
 OUTD=$T/out
 VERSION=$(sed -n 's/^AC_INIT(\[[^]]*\], *\[\([^]]*\)\].*/\1/p' "$TOP/configure.ac")
