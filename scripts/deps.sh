@@ -11,7 +11,7 @@ build_pkgs=(autoconf automake libtool pkg-config make gcc bash patch kmod binuti
 # The kernels the integration tests build against (see tests/integration/lib.sh).
 test_kernels=(6.1.0-55-amd64 6.1.0-56-amd64)
 test_pkgs=(libcriterion-dev xz-utils zstd gzip bc flex bison dpkg-dev groff-base man-db
-	rpm pacman-package-manager makepkg libarchive-tools strace debhelper fakeroot)
+	rpm pacman-package-manager makepkg libarchive-tools strace debhelper)
 
 pkgs=("${build_pkgs[@]}")
 if [[ ${1:-} == --tests ]]; then
