@@ -7,25 +7,15 @@
 # --tests installs them). Install the result with `apt-get install ./dkms-ng_*.deb`.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+source "$top/scripts/pkglib.sh"
 out=$(realpath -m "${1:-.}")
 work=$(mktemp -d /tmp/dkms-deb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/src" "$out"
+mkdir -p "$out"
 
-if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
-	# what git would commit: tracked and untracked-but-not-ignored files that exist
-	git -C "$top" ls-files -z -co --exclude-standard | (
-		cd "$top"
-		while IFS= read -r -d '' f; do
-			[[ -e $f || -L $f ]] && printf '%s\0' "$f"
-		done
-	) | tar -C "$top" --null --no-recursion -T - -cf - | tar -C "$work/src" -xf -
-else
-	tar -C "$top" --exclude=./build --exclude='./build-*' --exclude=./autom4te.cache -cf - . |
-		tar -C "$work/src" -xf -
-fi
+pkg_copy_tree "$top" "$work/src"
 
-echo "building the Debian package in $work/src (log: $out/dkms-ng-build.log)"
+echo "building the Debian package in $work/src (log: $out/dkms-ng-build.log)" >&2
 if ! (cd "$work/src" && DEB_BUILD_OPTIONS="parallel=$(nproc) nocheck" dpkg-buildpackage -us -uc -b) \
 	>"$out/dkms-ng-build.log" 2>&1; then
 	tail -30 "$out/dkms-ng-build.log"

@@ -4,6 +4,8 @@
 # Override alpmhookdir on the make command line when datadir is not /usr/share.
 pacman_hooks = hooks/pacman/70-dkms-install.hook hooks/pacman/70-dkms-remove.hook
 pacman_hooks_in = hooks/pacman/70-dkms-install.hook.in hooks/pacman/70-dkms-remove.hook.in
+# the Arch package of the project (scripts/build-arch.sh builds it from the tarball); after plugins/rpm
+dist_noinst_DATA += packaging/arch/PKGBUILD
 
 if HAVE_ALPM
 alpmlibexecdir = $(libexecdir)/dkms

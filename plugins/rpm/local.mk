@@ -11,3 +11,6 @@ plugins_rpm_dkms_la_LIBADD = libdkms-internal.la $(RPM_LIBS)
 plugins_rpm_dkms_la_LDFLAGS = -module -avoid-version -export-symbols-regex '^dkms_hooks$$'
 dist_rpmmacros_DATA = hooks/rpm/macros.transaction_dkms
 endif
+
+# the RPM package of the project (scripts/build-rpm.sh builds it from the tarball)
+dist_noinst_DATA = packaging/rpm/dkms-ng.spec
