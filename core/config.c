@@ -581,12 +581,18 @@ static int conf_evaluate(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 	if (!r) {
 		args = conf_args(ctx, c->path, vars, ksrc, kconfig, n_dir, dir_names, &n_args);
 		script = dkms_bash_script_build(SH_CONF_HEAD, directive_names, D_COUNT);
-		r = dkms_bash_eval(script, args, n_args, cwd, directive_names, D_COUNT, res);
+		r = dkms_bash_eval(script, args, n_args, cwd, directive_names, D_COUNT, ctx->conf_timeout,
+				   res);
 		if (r < 0)
 			r = dkms_err_set(ctx, DKMS_E_FAIL, "cannot run %s to read %s: %s", BASH, c->path,
 					 strerror(-r));
 	}
-	if (!r && !res->ended) {
+	if (!r && res->timed_out) {
+		r = dkms_conf_err(ctx, res->last_file ? res->last_file : c->path,
+				  "did not finish within %u s (an endless loop, or a command that waits?); "
+				  "fix the file",
+				  ctx->conf_timeout ? ctx->conf_timeout : DKMS_BASH_TIMEOUT);
+	} else if (!r && !res->ended) {
 		char *st = dkms_bash_status_text(res->status);
 
 		r = dkms_conf_err(

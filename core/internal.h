@@ -38,6 +38,7 @@ struct dkms_ctx {
 	char *mok_key;		 /* <dkms_tree>/mok.key unless framework.conf says */
 	char *mok_cert;		 /* <dkms_tree>/mok.pub */
 	bool no_autoinstall;	 /* <conf_dir>/no-autoinstall exists */
+	unsigned conf_timeout;	 /* framework.conf conf_timeout: seconds for a dkms.conf; 0 = default */
 	struct dkms_opts opts;
 	dkms_log_fn log_fn;
 	void *log_data;

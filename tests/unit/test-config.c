@@ -83,6 +83,16 @@ static const char *load_fail(const char *path, int code)
 	return dkms_ctx_error(ctx);
 }
 
+/* Load a conf at an absolute path that must succeed. */
+static struct dkms_conf *load_path(const char *path)
+{
+	struct dkms_conf_vars vars = { .kernelver = KVER, .arch = ARCH, .kernel_source_dir = empty };
+	struct dkms_conf *c = NULL;
+
+	cr_assert_eq(dkms_conf_load(ctx, path, &vars, &c), 0, "%s: %s", path, dkms_ctx_error(ctx));
+	return c;
+}
+
 static void assert_has(const char *hay, const char *needle)
 {
 	cr_assert_not_null(strstr(hay, needle), "\"%s\" not in \"%s\"", needle, hay);
@@ -509,6 +519,56 @@ Test(config, conf_cannot_write_the_channel)
 	free(err);
 	cr_assert_str_eq(c->name, "fd3");
 	dkms_conf_free(c);
+	free(p);
+}
+
+Test(config, endless_conf_is_stopped_at_the_bound)
+{
+	char *p = put_path("loop/dkms.conf", "PACKAGE_NAME=loop\nPACKAGE_VERSION=1\nwhile :; do :; done\n");
+	time_t t0 = time(NULL);
+	const char *msg;
+
+	ctx->conf_timeout = 1;
+	msg = load_fail(p, DKMS_E_CONF);
+	cr_assert_lt(time(NULL) - t0, 5, "the loop ran past its bound");
+	assert_has(msg, p);
+	assert_has(msg, "did not finish within 1 s");
+	free(p);
+}
+
+Test(config, background_jobs_do_not_outlive_the_evaluation)
+{
+	char *mark = tpath("late"),
+	     *text = dkms_asprintf("PACKAGE_NAME=bg\nPACKAGE_VERSION=1\n"
+				   "BUILT_MODULE_NAME[0]=bg\nDEST_MODULE_LOCATION[0]=/extra\n"
+				   "(sleep 1; : >%s) &\n",
+				   mark);
+	char *p = put_path("bgkill/dkms.conf", text);
+	struct dkms_conf *c = load_path(p);
+
+	sleep(2);
+	cr_assert(!dkms_exists(mark), "a background job of the conf was still running");
+	dkms_conf_free(c);
+	free(text);
+	free(mark);
+	free(p);
+}
+
+Test(config, output_passed_on_is_bounded)
+{
+	char *p = put_path("chatty/dkms.conf", "PACKAGE_NAME=chatty\nPACKAGE_VERSION=1\n"
+					       "BUILT_MODULE_NAME[0]=chatty\nDEST_MODULE_LOCATION[0]=/extra\n"
+					       "head -c 3000000 /dev/zero | tr '\\0' x\n");
+	struct dkms_conf *c;
+	char *err;
+
+	stderr_capture();
+	c = load_path(p);
+	err = stderr_text();
+	cr_assert_lt(strlen(err), 70000, "%zu bytes of output passed on", strlen(err));
+	assert_has(err, "the rest of this output is dropped");
+	dkms_conf_free(c);
+	free(err);
 	free(p);
 }
 
