@@ -78,6 +78,10 @@ int dkms_list_dir(const char *dir, char ***names, size_t *n); /* sorted, no . an
 int dkms_files_equal(const char *a, const char *b);	      /* 1 equal, 0 differ, -errno */
 bool dkms_valid_name(const char *s);	/* non-empty, no '/', not "." or "..", no control chars */
 bool dkms_valid_relpath(const char *s); /* relative, no ".." component, no control chars */
+/* 1..max characters, the first a letter, digit or '_', the others too or in extra; ASCII only. */
+bool dkms_valid_word(const char *s, const char *extra, size_t max);
+/* s for a one-line message: at most max characters, others shown as \xNN, "..." when cut (malloc'd). */
+char *dkms_str_printable(const char *s, size_t max);
 
 /* Run a command. argv[0] is looked up in PATH. cwd may be NULL. env entries
  * "NAME=value" are added to the environment. stdin is /dev/null; stdout and
