@@ -572,6 +572,109 @@ Test(config, output_passed_on_is_bounded)
 	free(p);
 }
 
+/* ---- hostile values: refused with a one-line message naming the directive ---- */
+
+/* A conf from text that must fail with DKMS_E_CONF; its message names needle and is one line. */
+static void hostile(const char *text, const char *needle)
+{
+	char *p = put_path("hostile/dkms.conf", text);
+	const char *msg = load_fail(p, DKMS_E_CONF);
+
+	assert_has(msg, p);
+	assert_has(msg, needle);
+	cr_assert_null(strchr(msg, '\n'), "a message on two lines: %s", msg);
+	cr_assert_lt(strlen(msg), 600, "an overlong message: %s", msg);
+	free(p);
+}
+
+#define MOD "\nBUILT_MODULE_NAME[0]=m\nDEST_MODULE_LOCATION[0]=/extra\n"
+
+Test(config, hostile_names_and_versions)
+{
+	hostile("PACKAGE_NAME=-rf\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\"-rf\"");
+	hostile("PACKAGE_NAME=.build\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\".build\"");
+	hostile("PACKAGE_NAME=$'a\\tb'\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\"a\\x09b\"");
+	hostile("PACKAGE_NAME=$'a\\nb'\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\"a\\x0ab\"");
+	hostile("PACKAGE_NAME=$'caf\\xe9'\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\"caf\\xe9\"");
+	hostile("PACKAGE_NAME='a;b'\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\"a;b\"");
+	hostile("PACKAGE_NAME=$(printf 'x%.0s' {1..4200})\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\"xxxx");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=-1" MOD, "PACKAGE_VERSION=\"-1\"");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=1..2" MOD, "PACKAGE_VERSION=\"1..2\"");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=$(printf '1%.0s' {1..101})" MOD, "PACKAGE_VERSION");
+}
+
+Test(config, real_names_and_versions_pass)
+{
+	char *p = put_path("real/dkms.conf", "PACKAGE_NAME=lime-forensics\nPACKAGE_VERSION="
+					     "0.0.1+git20190320.5ae3a3e-3.2~1:x" MOD);
+	struct dkms_conf *c = load_path(p);
+
+	cr_assert_str_eq(c->version, "0.0.1+git20190320.5ae3a3e-3.2~1:x");
+	dkms_conf_free(c);
+	free(p);
+}
+
+Test(config, hostile_module_names)
+{
+	const char *head = "PACKAGE_NAME=ok\nPACKAGE_VERSION=1\nDEST_MODULE_LOCATION[0]=/extra\n";
+	char *t;
+
+	t = dkms_asprintf("%sBUILT_MODULE_NAME[0]=-m\n", head);
+	hostile(t, "BUILT_MODULE_NAME[0]=\"-m\"");
+	free(t);
+	t = dkms_asprintf("%sBUILT_MODULE_NAME[0]=$(printf 'm%%.0s' {1..56})\n", head);
+	hostile(t, "BUILT_MODULE_NAME[0]");
+	free(t);
+	t = dkms_asprintf("%sBUILT_MODULE_NAME[0]=m\nDEST_MODULE_NAME[0]=$'x\\ny'\n", head);
+	hostile(t, "DEST_MODULE_NAME[0]=\"x\\x0ay\"");
+	free(t);
+	t = dkms_asprintf("%sBUILT_MODULE_NAME[0]=m\nDEST_MODULE_LOCATION[0]=$'/updates/\\nx'\n", head);
+	hostile(t, "DEST_MODULE_LOCATION[0]=\"/updates/\\x0ax\"");
+	free(t);
+}
+
+Test(config, hostile_scripts)
+{
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=1\nPRE_BUILD=../evil.sh" MOD, "PRE_BUILD=\"../evil.sh\"");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=1\nPOST_INSTALL='/bin/sh -c x'" MOD,
+		"POST_INSTALL=\"/bin/sh -c x\"");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=1\nPOST_ADD='a/../../x'" MOD, "POST_ADD");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=1\nPOST_REMOVE=' ../x'" MOD, "POST_REMOVE");
+}
+
+Test(config, scripts_inside_the_source_pass)
+{
+	char *p = put_path("scripts/dkms.conf",
+			   "PACKAGE_NAME=ok\nPACKAGE_VERSION=1\n"
+			   "PRE_BUILD='./configure --prefix=/usr'\nPOST_INSTALL=x/post.sh" MOD);
+	struct dkms_conf *c = load_path(p);
+
+	cr_assert_str_eq(c->pre_build, "./configure --prefix=/usr");
+	dkms_conf_free(c);
+	free(p);
+}
+
+Test(config, binary_conf_refused)
+{
+	char *p = tpath("bin/dkms.conf");
+	const char bytes[] = "PACKAGE_NAME=x\n\0\0\x7f"
+			     "ELF\n";
+
+	mkdirs("bin");
+	cr_assert_eq(dkms_write_file_atomic(p, bytes, sizeof(bytes), 0644), 0);
+	assert_has(load_fail(p, DKMS_E_CONF), "not a text file");
+	free(p);
+}
+
+Test(config, huge_conf_refused_unread)
+{
+	char *p = put_path("huge/dkms.conf", "PACKAGE_NAME=x\n");
+
+	cr_assert_eq(truncate(p, 100 << 20), 0);
+	assert_has(load_fail(p, DKMS_E_CONF), "too large");
+	free(p);
+}
+
 /* ---- distro and command-line overrides of DEST_MODULE_LOCATION ---- */
 
 Test(config, distro_dest_override)
