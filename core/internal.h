@@ -48,6 +48,17 @@ struct dkms_ctx {
 	struct dkms_conf_cache *conf_cache;
 };
 
+/* ---- srctree.c: a module source before it is copied ---- */
+#define DKMS_SOURCE_MAX_BYTES	(512u << 20) /* regular files, apparent size */
+#define DKMS_SOURCE_MAX_ENTRIES 100000u
+#define DKMS_SOURCE_MAX_DEPTH	64u
+/* Refuse (DKMS_E_CONF) a source over the bounds above; what names it in messages ("m/v"). */
+int dkms_srctree_check(struct dkms_ctx *ctx, const char *what, const char *dir);
+/* Does the symlink resolve inside root (or also), or, dangling, would it create its file in root? */
+bool dkms_srctree_link_inside(const char *link, const char *root, const char *also);
+/* Remove, with a warning each, the links of copy that do not stay inside it (or lead into orig). */
+int dkms_srctree_prune_links(struct dkms_ctx *ctx, const char *what, const char *copy, const char *orig);
+
 /* ---- ctx.c: errors and logging ---- */
 int dkms_err_set(struct dkms_ctx *ctx, int code, const char *fmt, ...) DKMS_ATTR_PRINTF(3, 4);
 void dkms_log(struct dkms_ctx *ctx, enum dkms_log_prio prio, const char *fmt, ...) DKMS_ATTR_PRINTF(3, 4);
