@@ -54,6 +54,22 @@ void dkms_module_run_script(struct dkms_ctx *ctx, const char *m, const char *v, 
 	free(src);
 }
 
+/* The dkms.conf of a source must be its own: not a link to a file elsewhere. */
+static int module_conf_inside(struct dkms_ctx *ctx, const char *src, const char *conf_path)
+{
+	char real[PATH_MAX];
+	size_t n = strlen(src);
+
+	if (!realpath(conf_path, real))
+		return dkms_err_set(ctx, DKMS_E_USAGE, "%s: %s", conf_path, strerror(errno));
+	if (strncmp(real, src, n) == 0 && real[n] == '/')
+		return 0;
+	return dkms_err_set(ctx, DKMS_E_CONF,
+			    "%s is a symbolic link to %s, outside the module source; put the dkms.conf "
+			    "itself in %s",
+			    conf_path, real, src);
+}
+
 int dkms_module_add(struct dkms_ctx *ctx, const char *source_dir, char **name, char **version)
 {
 	char real[PATH_MAX];
@@ -71,6 +87,11 @@ int dkms_module_add(struct dkms_ctx *ctx, const char *source_dir, char **name, c
 				 conf_path);
 		goto out;
 	}
+	if (!ctx->opts.conf_file) {
+		r = module_conf_inside(ctx, real, conf_path);
+		if (r)
+			goto out;
+	}
 	r = conf_identity(ctx, conf_path, &conf);
 	if (r)
 		goto out;
@@ -81,6 +102,14 @@ int dkms_module_add(struct dkms_ctx *ctx, const char *source_dir, char **name, c
 				 "%s/%s is already added (%s/%s/%s/source); remove it first to add it again",
 				 conf->name, conf->version, ctx->dkms_tree, conf->name, conf->version);
 		goto out;
+	}
+	{
+		char *what = dkms_asprintf("%s/%s", conf->name, conf->version);
+
+		r = dkms_srctree_check(ctx, what, real);
+		free(what);
+		if (r)
+			goto out;
 	}
 	if (strcmp(real, dest)) {
 		/* the sources live elsewhere: copy them to <source_tree>/<m>-<v> */
