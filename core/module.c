@@ -170,6 +170,12 @@ char *dkms_module_newest(struct dkms_ctx *ctx, const char *name)
 	return r;
 }
 
+/* A module name or version named on the command line: one path component, not an option. */
+static bool module_arg_ok(const char *s)
+{
+	return dkms_valid_name(s) && s[0] != '-' && strlen(s) <= NAME_MAX;
+}
+
 int dkms_module_resolve(struct dkms_ctx *ctx, const char *arg, char **name, char **version)
 {
 	char *conf_path = NULL;
@@ -200,11 +206,14 @@ int dkms_module_resolve(struct dkms_ctx *ctx, const char *arg, char **name, char
 	} else {
 		*name = dkms_strdup(arg);
 	}
-	if (!dkms_valid_name(*name) || (*version && !dkms_valid_name(*version))) {
+	if (!module_arg_ok(*name) || (*version && !module_arg_ok(*version))) {
+		char *v = dkms_str_printable(arg, 80);
+
 		r = dkms_err_set(ctx, DKMS_E_USAGE,
 				 "invalid module argument '%s': use name/version, a directory "
 				 "holding dkms.conf, or a dkms.conf",
-				 arg);
+				 v);
+		free(v);
 		free(*name);
 		free(*version);
 		*name = *version = NULL;
