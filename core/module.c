@@ -83,8 +83,8 @@ int dkms_module_add(struct dkms_ctx *ctx, const char *source_dir, char **name, c
 	conf_path =
 		ctx->opts.conf_file ? dkms_strdup(ctx->opts.conf_file) : dkms_path_join(real, "dkms.conf");
 	if (!dkms_is_file(conf_path)) {
-		r = dkms_err_set(ctx, DKMS_E_USAGE, "%s: missing dkms.conf; a module source needs one",
-				 conf_path);
+		r = dkms_err_set(ctx, DKMS_E_USAGE, "%s: %s; a module source needs one", conf_path,
+				 dkms_exists(conf_path) ? "not a regular file" : "missing dkms.conf");
 		goto out;
 	}
 	if (!ctx->opts.conf_file) {
@@ -189,7 +189,8 @@ int dkms_module_resolve(struct dkms_ctx *ctx, const char *arg, char **name, char
 		conf_path = dkms_strdup(arg);
 	if (conf_path) {
 		if (!dkms_is_file(conf_path)) {
-			r = dkms_err_set(ctx, DKMS_E_USAGE, "%s: missing dkms.conf", conf_path);
+			r = dkms_err_set(ctx, DKMS_E_USAGE, "%s: %s", conf_path,
+					 dkms_exists(conf_path) ? "not a regular file" : "missing dkms.conf");
 		} else if (!(r = conf_identity(ctx, conf_path, &conf))) {
 			*name = dkms_strdup(conf->name);
 			*version = dkms_strdup(conf->version);
