@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,6 +443,16 @@ static int conf_from_values(struct dkms_ctx *ctx, struct dkms_conf *c, const str
 	if (!c->version)
 		return dkms_conf_err(ctx, c->path,
 				     "PACKAGE_VERSION is not set; add PACKAGE_VERSION=\"<version>\"");
+	if (!strcmp(c->version, "original_module") || !fnmatch("kernel-*-*", c->version, 0)) {
+		char *v = SHOW(c->version);
+
+		r = dkms_conf_err(ctx, c->path,
+				  "PACKAGE_VERSION=\"%s\" is a name the registry uses for its own entries; "
+				  "give a version number",
+				  v);
+		free(v);
+		return r;
+	}
 	if (!valid_word(c->name) || !valid_word(c->version)) {
 		bool name = !valid_word(c->name);
 		char *v = SHOW(name ? c->name : c->version);

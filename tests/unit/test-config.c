@@ -601,6 +601,9 @@ Test(config, hostile_names_and_versions)
 	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=-1" MOD, "PACKAGE_VERSION=\"-1\"");
 	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=1..2" MOD, "PACKAGE_VERSION=\"1..2\"");
 	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=$(printf '1%.0s' {1..101})" MOD, "PACKAGE_VERSION");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=original_module" MOD,
+		"PACKAGE_VERSION=\"original_module\"");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=kernel-6.1-x86_64" MOD, "registry uses");
 }
 
 Test(config, real_names_and_versions_pass)
