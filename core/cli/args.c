@@ -155,6 +155,29 @@ static const char *args_show(const char *s, char *buf, size_t size)
 	return buf;
 }
 
+/* One component of a -k: a kernel release or an arch. */
+static bool args_kernel_part_ok(const char *s, size_t len)
+{
+	if (!len || len > 64 || s[0] == '-' || (len == 1 && s[0] == '.') ||
+	    (len == 2 && !strncmp(s, "..", 2)))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '/')
+			return false;
+	return true;
+}
+
+/* KVER or KVER/ARCH */
+static bool args_kernel_ok(const char *s)
+{
+	const char *slash = strchr(s, '/');
+
+	if (!slash)
+		return args_kernel_part_ok(s, strlen(s));
+	return args_kernel_part_ok(s, (size_t)(slash - s)) &&
+	       args_kernel_part_ok(slash + 1, strlen(slash + 1));
+}
+
 /* What the options name must make sense before any of it is used in a path. */
 static int args_check(const struct args *a)
 {
@@ -173,6 +196,14 @@ static int args_check(const struct args *a)
 		  strlen(v) > 255 || strcspn(v, "\t\n\r\v\f") != strlen(v)))
 		return die_usage("invalid version '%s' (-v): give one like 1.0, as in the module's dkms.conf",
 				 args_show(v, buf, sizeof(buf)));
+	for (size_t i = 0; i < a->n_kernels; i++)
+		if (!args_kernel_ok(a->kernels[i]))
+			return die_usage(
+				"invalid kernel '%s' (-k): give KVER or KVER/ARCH, KVER like $(uname -r)",
+				args_show(a->kernels[i], buf, sizeof(buf)));
+	if (a->template_kernel && !args_kernel_part_ok(a->template_kernel, strlen(a->template_kernel)))
+		return die_usage("invalid kernel '%s' (--templatekernel): give one like $(uname -r)",
+				 args_show(a->template_kernel, buf, sizeof(buf)));
 	for (size_t i = 0; i < sizeof(trees) / sizeof(*trees); i++)
 		if (trees[i].val && trees[i].val[0] != '/')
 			return die_usage("%s '%s': give an absolute path", trees[i].opt,
