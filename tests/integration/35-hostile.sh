@@ -103,6 +103,9 @@ bad_conf 'PACKAGE_VERSION' "$(conf hostile "\$'1\\nPWNED'" dkms_hello /extra)"
 bad_conf 'PACKAGE_VERSION' "$(conf hostile '-1' dkms_hello /extra)"
 bad_conf 'PACKAGE_VERSION' "$(conf hostile "$(printf '1%.0s' {1..4200})" dkms_hello /extra)"
 bad_conf 'PACKAGE_VERSION' "$(conf hostile "\$'1\\x80'" dkms_hello /extra)"
+bad_conf 'PACKAGE_VERSION="original_module".*registry' "$(conf hostile original_module dkms_hello /extra)"
+bad_conf 'PACKAGE_VERSION="kernel-6.1.0-55-amd64-x86_64".*registry' \
+	"$(conf hostile kernel-6.1.0-55-amd64-x86_64 dkms_hello /extra)"
 
 # ---- dkms.conf: module names and locations ----
 bad_conf 'BUILT_MODULE_NAME' "$(conf hostile 1.0 '../../sentinel/PWNED' /extra)"
@@ -257,6 +260,10 @@ check "case $n: a --dkmstree that does not exist is not created by status" test 
 case_ 4 "--directive 'PACKAGE_NAME'" build dkms-hello/0.1 -k "$K1" --directive PACKAGE_NAME
 case_ 4 "--directive 'A-B=1'" build dkms-hello/0.1 -k "$K1" --directive A-B=1
 case_ 8 "PACKAGE_NAME" build dkms-hello/0.1 -k "$K1" --directive 'PACKAGE_NAME=../../sentinel/PWNED'
+case_ 8 "PACKAGE_VERSION=\"0.1\\\\x0aPWNED\"" build dkms-hello/0.1 -k "$K1" --directive $'PACKAGE_VERSION=0.1\nPWNED'
+case_ 4 "kernel '\.\./\.\./sentinel' \(--templatekernel\)" match --templatekernel ../../sentinel -k "$K1"
+mkfifo "$S/fifo.conf"
+case_ 4 "$S/fifo.conf: not a regular file" add "$IN/c1" -c "$S/fifo.conf"
 head -c 2000 /dev/urandom >"$S/binary"
 printf '\0' >>"$S/binary"
 case_ 8 "$S/binary.*not a text file" add "$IN/c1" -c "$S/binary"
