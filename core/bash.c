@@ -16,9 +16,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdlib.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -397,7 +397,8 @@ int dkms_bash_eval(const char *script, const char *const *args, size_t n_args, c
 		close(io.chan);
 	if (io.buf)
 		records_parse(io.buf, io.len, names, n_names, res);
-	if (res->timed_out)
+	res->overflow = io.cut;
+	if (res->timed_out || res->overflow)
 		res->ended = false;
 	free(io.buf);
 	return 0;

@@ -41,6 +41,7 @@ struct bash_result {
 	bool ended;
 	int status;	/* wait status */
 	bool timed_out; /* killed at the deadline */
+	bool overflow;	/* the variables came to more than 64 MiB: cut */
 };
 
 /* Seconds a dkms.conf or framework.conf may take, unless framework.conf's conf_timeout says. */

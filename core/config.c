@@ -661,6 +661,9 @@ static int conf_evaluate(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 				  "did not finish within %u s (an endless loop, or a command that waits?); "
 				  "fix the file",
 				  ctx->conf_timeout ? ctx->conf_timeout : DKMS_BASH_TIMEOUT);
+	} else if (!r && res->overflow) {
+		r = dkms_conf_err(ctx, res->last_file ? res->last_file : c->path,
+				  "its variables come to more than 64 MiB; fix the file");
 	} else if (!r && !res->ended) {
 		char *st = dkms_bash_status_text(res->status);
 

@@ -554,6 +554,17 @@ Test(config, background_jobs_do_not_outlive_the_evaluation)
 	free(p);
 }
 
+Test(config, oversized_variables_refused)
+{
+	char *p = put_path("big/dkms.conf", "PACKAGE_NAME=big\nPACKAGE_VERSION=1\n"
+					    "MAKE=$(head -c 70000000 /dev/zero | tr '\\0' x)\n");
+	const char *msg = load_fail(p, DKMS_E_CONF);
+
+	assert_has(msg, p);
+	assert_has(msg, "more than 64 MiB");
+	free(p);
+}
+
 Test(config, output_passed_on_is_bounded)
 {
 	char *p = put_path("chatty/dkms.conf", "PACKAGE_NAME=chatty\nPACKAGE_VERSION=1\n"
