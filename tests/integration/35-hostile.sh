@@ -9,9 +9,21 @@
 # (Hostile tarballs are in 55-tarball.sh.)
 source "$(dirname "$0")/lib.sh"
 
-# The machine's trees are snapshotted: hold off the scenarios that change them meanwhile.
-if [[ -z ${DKMS_HOSTILE_LOCKED:-} ]]; then
-	DKMS_HOSTILE_LOCKED=1 exec flock -s /tmp/system.lock "$BASH" "$0" "$@"
+# The machine's trees are snapshotted: hold off the scenarios that change them (under flock on
+# /tmp/system.lock) meanwhile, unless one of our callers already holds that lock.
+LOCK=${DKMS_SYSTEM_LOCK:-/tmp/system.lock}
+lock_held_above() {
+	local ino holder p
+	ino=$(stat -c %i "$LOCK" 2>/dev/null) || return 1
+	for holder in $(awk -v ino="$ino" '$2 == "FLOCK" { split($6, f, ":"); if (f[3] == ino) print $5 }' /proc/locks); do
+		for ((p = PPID; p > 1; p = $(ps -o ppid= -p "$p" 2>/dev/null || echo 1))); do
+			[[ $p == "$holder" ]] && return 0
+		done
+	done
+	return 1
+}
+if [[ -z ${DKMS_HOSTILE_LOCKED:-} ]] && ! lock_held_above; then
+	DKMS_HOSTILE_LOCKED=1 exec flock -s "$LOCK" "$BASH" "$0" "$@"
 fi
 
 new_trees plain
