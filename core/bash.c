@@ -3,8 +3,11 @@
  * dkms.conf and framework.conf. Both are bash: one bash process sources them
  * and writes back the variables we know on fd 3 as NAME\0INDEX\0VALUE\0
  * records, one per array element (a scalar is index 0), then "@end". The
- * files run with fd 3 closed, stdin on /dev/null and stdout sent to stderr,
- * so nothing they print or start can reach the channel.
+ * files run with fd 3 closed, stdin on /dev/null and stdout and stderr on a
+ * pipe of which the first 64 KiB are passed on to our stderr, so nothing they
+ * print or start can reach the channel. The evaluation is bounded in time
+ * (DKMS_BASH_TIMEOUT, or the caller's): bash runs in a process group of its
+ * own, killed when it is over, with whatever it left running in the background.
  */
 #include "bash.h"
 
@@ -13,15 +16,20 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
 
-#define OUT_FD	3
-#define OUT_MAX (64u << 20)
+#define OUT_FD	 3
+#define OUT_MAX	 (64u << 20)
+#define OUT_SHOW (64u << 10) /* of what the files print, passed on to stderr */
 
 static void var_values_free(struct var_values *v, size_t n)
 {
@@ -95,9 +103,10 @@ static bool env_keep(const char *e)
 	return true;
 }
 
-/* Start bash -c script with args, output channel on fd 3. Returns the pid or -errno. */
+/* Start bash -c script with args in a process group of its own: output channel on fd 3, stdout and
+ * stderr on out_fd. Returns the pid or -errno. */
 static pid_t bash_spawn(const char *script, const char *const *args, size_t n_args, const char *cwd,
-			int out_fd)
+			int chan_fd, int out_fd)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -125,13 +134,9 @@ static pid_t bash_spawn(const char *script, const char *const *args, size_t n_ar
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	if (fcntl(STDERR_FILENO, F_GETFD) >= 0) {
-		posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-	} else {
-		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	}
-	posix_spawn_file_actions_adddup2(&fa, out_fd, OUT_FD);
+	posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, out_fd, STDERR_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, chan_fd, OUT_FD);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
 	posix_spawn_file_actions_addclosefrom_np(&fa, OUT_FD + 1);
 #endif
@@ -144,7 +149,8 @@ static pid_t bash_spawn(const char *script, const char *const *args, size_t n_ar
 	sigaddset(&def, SIGCHLD);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &def);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 	r = posix_spawn(&pid, BASH, &fa, &at, (char *const *)argv, (char *const *)envp);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
@@ -204,47 +210,197 @@ static void records_parse(const char *buf, size_t len, const char *const *names,
 	}
 }
 
+/* ---- one evaluation: the channel and the output read under a deadline ---- */
+
+struct bash_io {
+	int chan, out; /* read ends; -1 once at EOF */
+	char *buf;     /* the channel */
+	size_t len, cap;
+	size_t shown;	/* bytes of output passed on to our stderr */
+	bool to_stderr; /* is our stderr open */
+	bool cut;
+};
+
+static int64_t bash_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read what the channel has; past OUT_MAX it is cut (and records_parse sees no @end). */
+static void bash_read_chan(struct bash_io *io)
+{
+	char tmp[65536];
+	ssize_t n = read(io->chan, tmp, sizeof(tmp));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close(io->chan);
+		io->chan = -1;
+		return;
+	}
+	if (io->len + (size_t)n > OUT_MAX) {
+		io->cut = true;
+		return;
+	}
+	if (io->len + (size_t)n + 1 > io->cap) {
+		io->cap = (io->len + (size_t)n + 1) * 2;
+		io->buf = realloc(io->buf, io->cap);
+		if (!io->buf)
+			abort();
+	}
+	memcpy(io->buf + io->len, tmp, (size_t)n);
+	io->len += (size_t)n;
+}
+
+/* Pass the first OUT_SHOW bytes of what the files print on to our stderr; drop the rest. */
+static void bash_read_out(struct bash_io *io)
+{
+	char tmp[16384];
+	ssize_t n = read(io->out, tmp, sizeof(tmp));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close(io->out);
+		io->out = -1;
+		return;
+	}
+	if (io->to_stderr && io->shown < OUT_SHOW) {
+		size_t k = (size_t)n < OUT_SHOW - io->shown ? (size_t)n : OUT_SHOW - io->shown;
+
+		if (write(STDERR_FILENO, tmp, k) < 0)
+			io->to_stderr = false;
+		io->shown += k;
+		if (io->shown == OUT_SHOW && io->to_stderr)
+			dprintf(STDERR_FILENO, "\n[dkms: the rest of this output is dropped]\n");
+	}
+}
+
+/*
+ * Until bash exits or the deadline (then -ETIME). Not until the channel's EOF: a subshell the files
+ * leave in the background holds bash's saved copy of fd 3. Then, whatever bash exited or not, its
+ * process group is killed, so that nothing the files started outlives the evaluation.
+ */
+static int bash_pump(struct bash_io *io, pid_t pid, int64_t deadline, int *status)
+{
+	/* readable when bash exits; without it (kernels before 5.3), a look every 50 ms */
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	bool reaped = false;
+	int r = 0;
+
+	for (;;) {
+		struct pollfd p[3] = { { .fd = io->chan, .events = POLLIN },
+				       { .fd = io->out, .events = POLLIN },
+				       { .fd = pidfd, .events = POLLIN } };
+		int64_t left = deadline - bash_now_ms();
+		pid_t w;
+
+		if (left <= 0) {
+			r = -ETIME;
+			break;
+		}
+		if (pidfd < 0 && left > 50)
+			left = 50;
+		if (poll(p, 3, (int)(left > 60000 ? 60000 : left)) > 0) {
+			if (io->chan >= 0 && p[0].revents)
+				bash_read_chan(io);
+			if (io->out >= 0 && p[1].revents)
+				bash_read_out(io);
+		}
+		w = waitpid(pid, status, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR)) {
+			reaped = true;
+			break;
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	/* what bash wrote before it exited is in the pipe: read it all */
+	for (size_t before = SIZE_MAX; io->chan >= 0 && io->len != before;) {
+		before = io->len;
+		bash_read_chan(io);
+	}
+	kill(-pid, SIGKILL);
+	if (!reaped)
+		while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+			;
+	return r;
+}
+
+/* A pipe whose ends are above fd 3 (so that the dup2s in the child clear close-on-exec). */
+static int bash_pipe(int *rfd, int *wfd)
+{
+	int p[2], r = 0;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	*rfd = fcntl(p[0], F_DUPFD_CLOEXEC, 10);
+	*wfd = fcntl(p[1], F_DUPFD_CLOEXEC, 10);
+	if (*rfd < 0 || *wfd < 0)
+		r = -errno;
+	close(p[0]);
+	close(p[1]);
+	if (r) {
+		if (*rfd >= 0)
+			close(*rfd);
+		if (*wfd >= 0)
+			close(*wfd);
+	}
+	return r;
+}
+
 /* Run script with args; res->vals gets one entry per name. 0 or -errno (bash did not start). */
 int dkms_bash_eval(const char *script, const char *const *args, size_t n_args, const char *cwd,
-		   const char *const *names, size_t n_names, struct bash_result *res)
+		   const char *const *names, size_t n_names, unsigned timeout_s, struct bash_result *res)
 {
-	int pfd[2], rfd, wfd;
-	char *buf = NULL;
-	size_t len = 0;
+	struct bash_io io = { .chan = -1, .out = -1 };
+	int cw = -1, ow = -1, r;
+	int64_t deadline;
 	pid_t pid;
-	int r;
 
 	memset(res, 0, sizeof(*res));
 	res->vals = calloc(n_names ? n_names : 1, sizeof(*res->vals));
 	if (!res->vals)
 		abort();
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	/* above fd 3, so that the dup2 in the child always clears close-on-exec */
-	rfd = fcntl(pfd[0], F_DUPFD_CLOEXEC, 10);
-	wfd = fcntl(pfd[1], F_DUPFD_CLOEXEC, 10);
-	close(pfd[0]);
-	close(pfd[1]);
-	if (rfd < 0 || wfd < 0) {
-		r = -errno;
-		if (rfd >= 0)
-			close(rfd);
-		if (wfd >= 0)
-			close(wfd);
+	r = bash_pipe(&io.chan, &cw);
+	if (!r)
+		r = bash_pipe(&io.out, &ow);
+	if (r) {
+		if (io.chan >= 0) {
+			close(io.chan);
+			close(cw);
+		}
 		return r;
 	}
-	pid = bash_spawn(script, args, n_args, cwd, wfd);
-	close(wfd);
+	io.to_stderr = fcntl(STDERR_FILENO, F_GETFD) >= 0;
+	fcntl(io.chan, F_SETFL, O_NONBLOCK);
+	fcntl(io.out, F_SETFL, O_NONBLOCK);
+	pid = bash_spawn(script, args, n_args, cwd, cw, ow);
+	close(cw);
+	close(ow);
 	if (pid < 0) {
-		close(rfd);
+		close(io.chan);
+		close(io.out);
 		return (int)pid;
 	}
-	dkms_read_fd(rfd, OUT_MAX, &buf, &len); /* past OUT_MAX: cut, and bash gets SIGPIPE */
-	close(rfd);
-	while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
-		;
-	records_parse(buf, len, names, n_names, res);
-	free(buf);
+	deadline = bash_now_ms() + (int64_t)(timeout_s ? timeout_s : DKMS_BASH_TIMEOUT) * 1000;
+	res->timed_out = bash_pump(&io, pid, deadline, &res->status) == -ETIME;
+	if (io.out >= 0) {
+		bash_read_out(&io); /* what is already there; background writers are gone */
+		close(io.out);
+	}
+	if (io.chan >= 0)
+		close(io.chan);
+	if (io.buf)
+		records_parse(io.buf, io.len, names, n_names, res);
+	res->overflow = io.cut;
+	if (res->timed_out || res->overflow)
+		res->ended = false;
+	free(io.buf);
 	return 0;
 }
 
@@ -289,11 +445,23 @@ int dkms_bash_read_vars(struct dkms_ctx *ctx, const char *const *files, size_t n
 					    names[i]);
 	}
 	script = dkms_bash_script_build(SH_VARS_HEAD, names, n_names);
-	r = dkms_bash_eval(script, files, n_files, NULL, names, n_names, &res);
+	r = dkms_bash_eval(script, files, n_files, NULL, names, n_names, 0, &res);
 	free(script);
 	if (r < 0)
 		return dkms_err_set(ctx, DKMS_E_FAIL, "cannot run %s to read %s: %s", BASH,
 				    n_files ? files[0] : "(nothing)", strerror(-r));
+	if (res.timed_out) {
+		r = dkms_err_set(
+			ctx, DKMS_E_CONF,
+			"%s: did not finish within %u s (an endless loop, or a command that waits?); "
+			"fix or remove the file",
+			res.last_file ? res.last_file
+			: n_files     ? files[0]
+				      : "(nothing)",
+			DKMS_BASH_TIMEOUT);
+		dkms_bash_result_free(&res, n_names);
+		return r;
+	}
 	if (!res.ended) {
 		char *st = dkms_bash_status_text(res.status);
 

@@ -39,16 +39,22 @@ struct bash_result {
 	struct var_values *vals; /* one per name */
 	char *last_file;
 	bool ended;
-	int status; /* wait status */
+	int status;	/* wait status */
+	bool timed_out; /* killed at the deadline */
+	bool overflow;	/* the variables came to more than 64 MiB: cut */
 };
+
+/* Seconds a dkms.conf or framework.conf may take, unless framework.conf's conf_timeout says. */
+#define DKMS_BASH_TIMEOUT 30
 
 /* Element idx of a variable, or NULL. */
 const char *dkms_bash_val_at(const struct var_values *v, unsigned long idx);
 /* "builtin unset NAMES", head, then the code that writes every element of NAMES and @end on fd 3. */
 char *dkms_bash_script_build(const char *head, const char *const *names, size_t n);
-/* Run script with args; res->vals gets one entry per name. 0 or -errno (bash did not start). */
+/* Run script with args for at most timeout_s seconds (0: DKMS_BASH_TIMEOUT); res->vals gets one entry
+ * per name. 0 or -errno (bash did not start). */
 int dkms_bash_eval(const char *script, const char *const *args, size_t n_args, const char *cwd,
-		   const char *const *names, size_t n_names, struct bash_result *res);
+		   const char *const *names, size_t n_names, unsigned timeout_s, struct bash_result *res);
 void dkms_bash_result_free(struct bash_result *res, size_t n_names);
 /* "exit status N" or "killed by signal N" (malloc'd). */
 char *dkms_bash_status_text(int status);

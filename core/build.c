@@ -21,75 +21,6 @@
 
 /* ---- preparing the build directory ---- */
 
-/* Does a link at <root>/<rel> with this target stay inside root? */
-static bool build_link_inside(const char *root, const char *rel, const char *target)
-{
-	int depth = 0;
-
-	if (target[0] == '/') {
-		size_t n = strlen(root);
-
-		return strncmp(target, root, n) == 0 && (target[n] == '/' || target[n] == '\0');
-	}
-	for (const char *p = rel; (p = strchr(p, '/')); p++)
-		depth++;
-	for (const char *s = target; *s;) {
-		size_t len = strcspn(s, "/");
-
-		if (len == 2 && s[0] == '.' && s[1] == '.') {
-			if (--depth < 0)
-				return false;
-		} else if (len && !(len == 1 && s[0] == '.')) {
-			depth++;
-		}
-		s += len;
-		s += strspn(s, "/");
-	}
-	return true;
-}
-
-/* Refuse symbolic links in the source that lead out of it. */
-static int build_check_links(struct build *b, const char *rel)
-{
-	char *dir = *rel ? dkms_path_join(b->src, rel) : dkms_strdup(b->src);
-	char **names;
-	size_t n;
-	int r = dkms_list_dir(dir, &names, &n);
-
-	if (r < 0) {
-		r = dkms_err_set(b->ctx, DKMS_E_FAIL, "%s/%s: cannot read source directory %s: %s", b->m,
-				 b->v, dir, strerror(-r));
-		free(dir);
-		return r;
-	}
-	for (size_t i = 0; i < n && !r; i++) {
-		char *crel = *rel ? dkms_asprintf("%s/%s", rel, names[i]) : dkms_strdup(names[i]);
-		char *p = dkms_path_join(dir, names[i]);
-		char target[PATH_MAX];
-		struct stat st;
-		ssize_t len;
-
-		if (lstat(p, &st) < 0) {
-			/* vanished: the copy will tell */
-		} else if (S_ISDIR(st.st_mode)) {
-			r = build_check_links(b, crel);
-		} else if (S_ISLNK(st.st_mode) && (len = readlink(p, target, sizeof(target) - 1)) >= 0) {
-			target[len] = '\0';
-			if (!build_link_inside(b->src, crel, target))
-				r = dkms_err_set(
-					b->ctx, DKMS_E_CONF,
-					"%s/%s: %s is a symbolic link to %s, outside the module source; "
-					"replace it by the file it points to",
-					b->m, b->v, p, target);
-		}
-		free(p);
-		free(crel);
-	}
-	dkms_strv_free(names, n);
-	free(dir);
-	return r;
-}
-
 /* mkdir -p that survives a concurrent job removing the shared parents. */
 static int build_mkdir_job(const char *path)
 {
@@ -128,7 +59,7 @@ static void build_prune_job_tree(struct build *b)
 static int build_prepare_dir(struct build *b)
 {
 	struct dkms_ctx *ctx = b->ctx;
-	char *link;
+	char *link, *what;
 	int r;
 
 	r = build_mkdir_job(b->jmv);
@@ -151,7 +82,10 @@ static int build_prepare_dir(struct build *b)
 	if (r < 0)
 		return dkms_err_set(ctx, DKMS_E_FAIL, "%s/%s: cannot copy %s to %s: %s; check free space",
 				    b->m, b->v, b->src, b->dir, strerror(-r));
-	return 0;
+	what = dkms_asprintf("%s/%s", b->m, b->v);
+	r = dkms_srctree_prune_links(ctx, what, b->dir, b->src);
+	free(what);
+	return r;
 }
 
 static int build_open_log(struct build *b)
@@ -447,7 +381,7 @@ static int build_check_depends(struct build *b)
 static int build_check(struct build *b)
 {
 	struct dkms_ctx *ctx = b->ctx;
-	char *link = dkms_asprintf("%s/%s/%s/source", ctx->dkms_tree, b->m, b->v);
+	char *link = dkms_asprintf("%s/%s/%s/source", ctx->dkms_tree, b->m, b->v), *what;
 	char **names = NULL;
 	size_t n = 0;
 	int r;
@@ -479,7 +413,10 @@ static int build_check(struct build *b)
 	dkms_strv_free(names, n);
 	if (r)
 		return r;
-	return build_check_links(b, "");
+	what = dkms_asprintf("%s/%s", b->m, b->v);
+	r = dkms_srctree_check(ctx, what, b->src);
+	free(what);
+	return r;
 }
 
 static int build_run(struct build *b)

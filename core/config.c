@@ -4,6 +4,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,16 +106,24 @@ int dkms_conf_err(struct dkms_ctx *ctx, const char *path, const char *fmt, ...)
 	return dkms_err_set(ctx, DKMS_E_CONF, "%s: %s", path, msg);
 }
 
-/* A module or package name: one path component, no "..", no blanks or control characters. */
+/* A package name or version: part of directory names in every tree, and of command lines. */
+#define WORD_MARKS "._+~:@%,=-"
+#define WORD_MAX   100
+#define WORD_RULE  "letters, digits and ._+~:@%%,=-, beginning with a letter or digit, at most 100"
 static bool valid_word(const char *s)
 {
-	if (!dkms_valid_name(s) || strstr(s, ".."))
-		return false;
-	for (; *s; s++)
-		if (isspace((unsigned char)*s))
-			return false;
-	return true;
+	return dkms_valid_word(s, WORD_MARKS, WORD_MAX) && !strstr(s, "..");
 }
+
+/* A module name: what the kernel takes (MODULE_NAME_LEN is 56 with the NUL). */
+#define MODNAME_MARKS "._+-"
+#define MODNAME_MAX   55
+
+/* The largest dkms.conf we evaluate: real ones are a few KiB. */
+#define CONF_MAX (1u << 20)
+
+/* A value for a message: one line, bounded. */
+#define SHOW(s) dkms_str_printable((s), 80)
 
 static bool has_suffix(const char *s, const char *suffix)
 {
@@ -176,15 +186,31 @@ static bool strip_value(const struct var_values *v, unsigned long idx)
 /* Fill conf->mods from the per-module arrays; their indices are those of BUILT_MODULE_NAME. */
 static bool module_name_ok(const char *s)
 {
-	return valid_word(s) && !has_suffix(s, ".ko") && !has_suffix(s, ".o");
+	return dkms_valid_word(s, MODNAME_MARKS, MODNAME_MAX) && !strstr(s, "..") && !has_suffix(s, ".ko") &&
+	       !has_suffix(s, ".o");
 }
 
 static int bad_module_name(struct dkms_ctx *ctx, const struct dkms_conf *c, const char *directive,
 			   unsigned long i, const char *name)
 {
-	return dkms_conf_err(ctx, c->path,
-			     "%s[%lu]=\"%s\" is not a module name (no '/', '..', blanks, or .ko/.o suffix)",
-			     directive, i, name);
+	char *v = SHOW(name);
+	int r = dkms_conf_err(ctx, c->path,
+			      "%s[%lu]=\"%s\" is not a module name (letters, digits and " MODNAME_MARKS
+			      ", beginning with a letter or digit, at most 55, without .ko)",
+			      directive, i, v);
+
+	free(v);
+	return r;
+}
+
+static int bad_location(struct dkms_ctx *ctx, const struct dkms_conf *c, const char *directive,
+			unsigned long i, const char *loc, const char *rule)
+{
+	char *v = SHOW(loc);
+	int r = dkms_conf_err(ctx, c->path, "%s[%lu]=\"%s\" %s", directive, i, v, rule);
+
+	free(v);
+	return r;
 }
 
 static int conf_set_mods(struct dkms_ctx *ctx, struct dkms_conf *c, const struct var_values *vals)
@@ -242,23 +268,17 @@ static int conf_set_mods(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 		mf->built_name = dkms_strdup(bn);
 		mf->built_location = built_location_norm(bl);
 		if (!mf->built_location)
-			return dkms_conf_err(
-				ctx, c->path,
-				"BUILT_MODULE_LOCATION[%lu]=\"%s\" must be a relative path inside the build "
-				"directory, without '..'",
-				i, bl);
+			return bad_location(
+				ctx, c, "BUILT_MODULE_LOCATION", i, bl,
+				"must be a relative path inside the build directory, without '..'");
 		if (!dn)
 			dn = mf->built_name;
 		if (!module_name_ok(dn))
 			return bad_module_name(ctx, c, "DEST_MODULE_NAME", i, dn);
 		mf->dest_name = dkms_strdup(dn);
 		if (dl && !dest_location_ok(dl))
-			return dkms_conf_err(
-				ctx, c->path,
-				"DEST_MODULE_LOCATION[%lu]=\"%s\" must begin with /kernel, /updates "
-				"or /extra "
-				"and have no '..'",
-				i, dl);
+			return bad_location(ctx, c, "DEST_MODULE_LOCATION", i, dl,
+					    "must begin with /kernel, /updates or /extra and have no '..'");
 		if (!dl && !override)
 			return dkms_conf_err(ctx, c->path,
 					     "DEST_MODULE_LOCATION[%lu] is not set; add "
@@ -324,10 +344,8 @@ static int conf_set_patches(struct dkms_ctx *ctx, struct dkms_conf *c, const str
 		if (!*p)
 			continue;
 		if (!dkms_valid_name(p) || strstr(p, ".."))
-			return dkms_conf_err(ctx, c->path,
-					     "PATCH[%lu]=\"%s\" must name a file in the patches/ directory "
-					     "(no '/' or '..')",
-					     patch->e[j].idx, p);
+			return bad_location(ctx, c, "PATCH", patch->e[j].idx, p,
+					    "must name a file in the patches/ directory (no '/' or '..')");
 		if (re)
 			m = dkms_regex_match(re, kver);
 		if (m < 0)
@@ -348,17 +366,51 @@ static int conf_set_depends(struct dkms_ctx *ctx, struct dkms_conf *c, const str
 
 		for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
 			if (!valid_word(t)) {
+				char *tv = SHOW(t);
 				int r = dkms_conf_err(ctx, c->path,
 						      "BUILD_DEPENDS[%lu] names \"%s\", which is not a "
 						      "module name",
-						      v->e[j].idx, t);
+						      v->e[j].idx, tv);
 
+				free(tv);
 				free(copy);
 				return r;
 			}
 			dkms_strv_push(&c->build_depends, &c->n_build_depends, t);
 		}
 		free(copy);
+	}
+	return 0;
+}
+
+/* The scripts run from the module source: their first word must be a path inside it. */
+static int conf_set_scripts(struct dkms_ctx *ctx, const struct dkms_conf *c, const struct var_values *vals)
+{
+	static const enum directive scripts[] = {
+		D_PRE_BUILD, D_POST_BUILD, D_PRE_INSTALL, D_POST_INSTALL, D_POST_ADD, D_POST_REMOVE,
+	};
+
+	for (size_t i = 0; i < DKMS_ARRAY_SIZE(scripts); i++) {
+		const char *s = nonempty(dkms_bash_val_at(&vals[scripts[i]], 0));
+		char *first;
+		bool ok;
+		int r;
+
+		if (!s)
+			continue;
+		s += strspn(s, " \t\n");
+		first = dkms_asprintf("%.*s", (int)strcspn(s, " \t\n"), s);
+		ok = !*first || dkms_valid_relpath(first);
+		free(first);
+		if (ok)
+			continue;
+		first = SHOW(dkms_bash_val_at(&vals[scripts[i]], 0));
+		r = dkms_conf_err(ctx, c->path,
+				  "%s=\"%s\" must name a script inside the module source (a relative path "
+				  "without '..')",
+				  directive_names[scripts[i]], first);
+		free(first);
+		return r;
 	}
 	return 0;
 }
@@ -391,15 +443,28 @@ static int conf_from_values(struct dkms_ctx *ctx, struct dkms_conf *c, const str
 	if (!c->version)
 		return dkms_conf_err(ctx, c->path,
 				     "PACKAGE_VERSION is not set; add PACKAGE_VERSION=\"<version>\"");
-	if (!valid_word(c->name))
-		return dkms_conf_err(ctx, c->path,
-				     "PACKAGE_NAME=\"%s\" is not a valid name (no '/', '..', blanks)",
-				     c->name);
-	if (!valid_word(c->version))
-		return dkms_conf_err(ctx, c->path,
-				     "PACKAGE_VERSION=\"%s\" is not a valid version (no '/', '..', blanks)",
-				     c->version);
-	r = conf_set_mods(ctx, c, vals);
+	if (!strcmp(c->version, "original_module") || !fnmatch("kernel-*-*", c->version, 0)) {
+		char *v = SHOW(c->version);
+
+		r = dkms_conf_err(ctx, c->path,
+				  "PACKAGE_VERSION=\"%s\" is a name the registry uses for its own entries; "
+				  "give a version number",
+				  v);
+		free(v);
+		return r;
+	}
+	if (!valid_word(c->name) || !valid_word(c->version)) {
+		bool name = !valid_word(c->name);
+		char *v = SHOW(name ? c->name : c->version);
+
+		r = dkms_conf_err(ctx, c->path, "%s=\"%s\" is not a valid %s (" WORD_RULE ", no '..')",
+				  name ? "PACKAGE_NAME" : "PACKAGE_VERSION", v, name ? "name" : "version");
+		free(v);
+		return r;
+	}
+	r = conf_set_scripts(ctx, c, vals);
+	if (!r)
+		r = conf_set_mods(ctx, c, vals);
 	if (!r)
 		r = conf_set_make(ctx, c, vals, kver);
 	if (!r)
@@ -551,10 +616,14 @@ static int directives_split(struct dkms_ctx *ctx, char ***names)
 	for (size_t i = 0; i < o->n_directives; i++) {
 		const char *d = o->directives[i], *eq = d ? strchr(d, '=') : NULL;
 
-		if (!eq || !directive_name_ok(d, (size_t)(eq - d)))
-			return dkms_err_set(ctx, DKMS_E_USAGE,
-					    "--directive '%s': expected NAME=value or NAME[index]=value",
-					    d ? d : "");
+		if (!eq || !directive_name_ok(d, (size_t)(eq - d))) {
+			char *v = SHOW(d);
+			int r = dkms_err_set(ctx, DKMS_E_USAGE,
+					     "--directive '%s': expected NAME=value or NAME[index]=value", v);
+
+			free(v);
+			return r;
+		}
 		(*names)[i] = dkms_asprintf("%.*s", (int)(eq - d), d);
 		dkms_log(ctx, DKMS_LOG_DEBUG, "DIRECTIVE: %s", d);
 	}
@@ -581,12 +650,21 @@ static int conf_evaluate(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 	if (!r) {
 		args = conf_args(ctx, c->path, vars, ksrc, kconfig, n_dir, dir_names, &n_args);
 		script = dkms_bash_script_build(SH_CONF_HEAD, directive_names, D_COUNT);
-		r = dkms_bash_eval(script, args, n_args, cwd, directive_names, D_COUNT, res);
+		r = dkms_bash_eval(script, args, n_args, cwd, directive_names, D_COUNT, ctx->conf_timeout,
+				   res);
 		if (r < 0)
 			r = dkms_err_set(ctx, DKMS_E_FAIL, "cannot run %s to read %s: %s", BASH, c->path,
 					 strerror(-r));
 	}
-	if (!r && !res->ended) {
+	if (!r && res->timed_out) {
+		r = dkms_conf_err(ctx, res->last_file ? res->last_file : c->path,
+				  "did not finish within %u s (an endless loop, or a command that waits?); "
+				  "fix the file",
+				  ctx->conf_timeout ? ctx->conf_timeout : DKMS_BASH_TIMEOUT);
+	} else if (!r && res->overflow) {
+		r = dkms_conf_err(ctx, res->last_file ? res->last_file : c->path,
+				  "its variables come to more than 64 MiB; fix the file");
+	} else if (!r && !res->ended) {
 		char *st = dkms_bash_status_text(res->status);
 
 		r = dkms_conf_err(
@@ -602,6 +680,36 @@ static int conf_evaluate(struct dkms_ctx *ctx, struct dkms_conf *c, const struct
 	free(n_dir);
 	free(kconfig);
 	free(ksrc);
+	return r;
+}
+
+/* A dkms.conf is a small text file: refuse a huge or binary one before bash reads it. */
+static int conf_check_text(struct dkms_ctx *ctx, const char *path, const struct stat *st)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, r;
+
+	if (st->st_size > (off_t)CONF_MAX)
+		return dkms_conf_err(ctx, path,
+				     "the file is too large (%lld bytes; a dkms.conf may have %u); give the "
+				     "path of a dkms.conf",
+				     (long long)st->st_size, CONF_MAX);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return dkms_err_set(ctx, DKMS_E_USAGE, "%s: cannot read dkms.conf (%s)", path,
+				    strerror(errno));
+	r = dkms_read_fd(fd, CONF_MAX, &buf, &len);
+	close(fd);
+	if (r == -EFBIG)
+		r = dkms_conf_err(ctx, path, "the file is too large (a dkms.conf may have %u bytes)",
+				  CONF_MAX);
+	else if (r < 0)
+		r = dkms_err_set(ctx, DKMS_E_USAGE, "%s: cannot read dkms.conf (%s)", path, strerror(-r));
+	else if (memchr(buf, '\0', len))
+		r = dkms_conf_err(ctx, path,
+				  "not a text file (it holds NUL bytes); give the path of a dkms.conf");
+	free(buf);
 	return r;
 }
 
@@ -627,12 +735,20 @@ int dkms_conf_load(struct dkms_ctx *ctx, const char *path, const struct dkms_con
 	if (st.st_size == 0)
 		return dkms_conf_err(ctx, path,
 				     "the file is empty; it needs at least PACKAGE_NAME and PACKAGE_VERSION");
+	r = conf_check_text(ctx, path, &st);
+	if (r)
+		return r;
 	if (nonempty(ctx->opts.dest_location) &&
-	    (ctx->opts.dest_location[0] != '/' || !dkms_valid_relpath(ctx->opts.dest_location + 1)))
-		return dkms_err_set(ctx, DKMS_E_USAGE,
-				    "DEST_MODULE_LOCATION override \"%s\" must be an absolute "
-				    "path under the kernel's module directory, without '..'",
-				    ctx->opts.dest_location);
+	    (ctx->opts.dest_location[0] != '/' || !dkms_valid_relpath(ctx->opts.dest_location + 1))) {
+		char *v = SHOW(ctx->opts.dest_location);
+
+		r = dkms_err_set(ctx, DKMS_E_USAGE,
+				 "DEST_MODULE_LOCATION override \"%s\" must be an absolute "
+				 "path under the kernel's module directory, without '..'",
+				 v);
+		free(v);
+		return r;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		abort();

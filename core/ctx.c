@@ -22,6 +22,7 @@ enum {
 	FW_PARALLEL_JOBS,
 	FW_VERBOSE,
 	FW_STRICT,
+	FW_CONF_TIMEOUT,
 	FW_COUNT,
 };
 
@@ -35,6 +36,7 @@ static const char *const fw_names[FW_COUNT] = {
 	[FW_PARALLEL_JOBS] = "parallel_jobs",
 	[FW_VERBOSE] = "verbose",
 	[FW_STRICT] = "strict",
+	[FW_CONF_TIMEOUT] = "conf_timeout",
 };
 
 int dkms_err_set(struct dkms_ctx *ctx, int code, const char *fmt, ...)
@@ -225,6 +227,13 @@ int dkms_ctx_new(const struct dkms_paths *paths, struct dkms_ctx **out)
 							    : dkms_path_join(ctx->dkms_tree, "mok.pub");
 	if (fw[FW_PARALLEL_JOBS])
 		ctx->opts.jobs = atoi(fw[FW_PARALLEL_JOBS]);
+	if (fw[FW_CONF_TIMEOUT]) {
+		char *end;
+		unsigned long t = strtoul(fw[FW_CONF_TIMEOUT], &end, 10);
+
+		if (!*end && t > 0 && t <= 3600)
+			ctx->conf_timeout = (unsigned)t;
+	}
 	ctx->opts.verbose = fw[FW_VERBOSE] && *fw[FW_VERBOSE];
 	ctx->opts.strict = fw[FW_STRICT] && *fw[FW_STRICT] && strcmp(fw[FW_STRICT], "no") &&
 			   strcmp(fw[FW_STRICT], "0") && strcmp(fw[FW_STRICT], "false");

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libkmod.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +19,35 @@ char *dkms_install_dest_dir(struct install *in, const char *loc)
 	while (len > 1 && loc[len - 1] == '/')
 		len--;
 	return dkms_asprintf("%s%.*s", in->k->modules_dir, (int)len, loc);
+}
+
+/* Does dir (or, while it does not exist yet, its nearest parent) resolve inside the kernel's modules dir? */
+static bool install_dir_inside(struct install *in, const char *dir)
+{
+	char root[PATH_MAX], real[PATH_MAX];
+	char *p = dkms_strdup(dir);
+	bool ok = false;
+	size_t n;
+
+	if (!realpath(in->k->modules_dir, root)) {
+		free(p);
+		return false;
+	}
+	n = strlen(root);
+	for (;;) {
+		char *slash;
+
+		if (realpath(p, real)) {
+			ok = strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0');
+			break;
+		}
+		slash = strrchr(p, '/');
+		if (errno != ENOENT || !slash || slash == p)
+			break;
+		*slash = '\0';
+	}
+	free(p);
+	return ok;
 }
 
 /* ---- placing files ---- */
@@ -229,6 +259,14 @@ static int install_prepare_mods(struct install *in)
 		}
 		im->file = strrchr(im->built, '/') + 1;
 		im->dest_dir = dkms_install_dest_dir(in, mf->dest_location);
+		if (!install_dir_inside(in, im->dest_dir)) {
+			r = dkms_err_set(in->ctx, DKMS_E_KERNEL,
+					 "%s/%s: %s (DEST_MODULE_LOCATION \"%s\") leads outside %s through a "
+					 "symbolic link; installation for kernel %s refused: remove the link",
+					 in->m, in->v, im->dest_dir, mf->dest_location, in->k->modules_dir,
+					 in->k->version);
+			break;
+		}
 		im->stage = dkms_asprintf("%s/.%s.dkms-new", im->dest_dir, im->file);
 	}
 	free(moddir);
@@ -386,6 +424,14 @@ static void install_remove_file(struct install *in, const char *file)
 	bool found = false;
 
 	char *dir = loc ? dkms_install_dest_dir(in, loc) : NULL;
+
+	if (dir && !install_dir_inside(in, dir)) {
+		dkms_log(in->ctx, DKMS_LOG_WARN,
+			 "%s/%s: %s leads outside %s through a symbolic link: not looked in", in->m, in->v,
+			 dir, in->k->modules_dir);
+		free(dir);
+		dir = NULL;
+	}
 
 	for (size_t i = 0; dir && i < DKMS_ARRAY_SIZE(dkms_modinfo_suffixes); i++) {
 		char *p = dkms_asprintf("%s/%s%s", dir, name, dkms_modinfo_suffixes[i]);

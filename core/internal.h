@@ -39,6 +39,7 @@ struct dkms_ctx {
 	char *mok_key;		 /* <dkms_tree>/mok.key unless framework.conf says */
 	char *mok_cert;		 /* <dkms_tree>/mok.pub */
 	bool no_autoinstall;	 /* <conf_dir>/no-autoinstall exists */
+	unsigned conf_timeout;	 /* framework.conf conf_timeout: seconds for a dkms.conf; 0 = default */
 	struct dkms_opts opts;
 	dkms_log_fn log_fn;
 	void *log_data;
@@ -49,6 +50,17 @@ struct dkms_ctx {
 	int lock_fd;	/* <dkms_tree>/.lock while this context writes, else -1 */
 	int lock_depth; /* nested dkms_lock_take() calls */
 };
+
+/* ---- srctree.c: a module source before it is copied ---- */
+#define DKMS_SOURCE_MAX_BYTES	(512u << 20) /* regular files, apparent size */
+#define DKMS_SOURCE_MAX_ENTRIES 100000u
+#define DKMS_SOURCE_MAX_DEPTH	64u
+/* Refuse (DKMS_E_CONF) a source over the bounds above; what names it in messages ("m/v"). */
+int dkms_srctree_check(struct dkms_ctx *ctx, const char *what, const char *dir);
+/* Does the symlink resolve inside root (or also), or, dangling, would it create its file in root? */
+bool dkms_srctree_link_inside(const char *link, const char *root, const char *also);
+/* Remove, with a warning each, the links of copy that do not stay inside it (or lead into orig). */
+int dkms_srctree_prune_links(struct dkms_ctx *ctx, const char *what, const char *copy, const char *orig);
 
 /* ---- ctx.c: errors and logging ---- */
 int dkms_err_set(struct dkms_ctx *ctx, int code, const char *fmt, ...) DKMS_ATTR_PRINTF(3, 4);
@@ -80,6 +92,10 @@ int dkms_list_dir(const char *dir, char ***names, size_t *n); /* sorted, no . an
 int dkms_files_equal(const char *a, const char *b);	      /* 1 equal, 0 differ, -errno */
 bool dkms_valid_name(const char *s);	/* non-empty, no '/', not "." or "..", no control chars */
 bool dkms_valid_relpath(const char *s); /* relative, no ".." component, no control chars */
+/* 1..max characters, the first a letter, digit or '_', the others too or in extra; ASCII only. */
+bool dkms_valid_word(const char *s, const char *extra, size_t max);
+/* s for a one-line message: at most max characters, others shown as \xNN, "..." when cut (malloc'd). */
+char *dkms_str_printable(const char *s, size_t max);
 
 /* Run a command. argv[0] is looked up in PATH. cwd may be NULL. env entries
  * "NAME=value" are added to the environment. stdin is /dev/null; stdout and

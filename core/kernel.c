@@ -11,6 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* A kernel release is at most 64 characters (struct utsname). */
+#define KERNEL_RELEASE_MAX 64
+
 /* How many directory entries the compression probe may look at. */
 #define KERNEL_PROBE_MAX_ENTRIES 4096
 #define KERNEL_PROBE_MAX_DEPTH	 8
@@ -240,14 +243,23 @@ int dkms_kernel_open(struct dkms_ctx *ctx, const char *kver, const char *arch, s
 	*out = NULL;
 	if (!arch)
 		arch = ctx->machine_arch;
-	if (!kver || !dkms_valid_name(kver))
-		return dkms_err_set(ctx, DKMS_E_USAGE,
-				    "invalid kernel version '%s': give a name like $(uname -r)",
-				    kver ? kver : "(null)");
-	if (!arch || !dkms_valid_name(arch))
-		return dkms_err_set(ctx, DKMS_E_USAGE,
-				    "invalid architecture '%s' for kernel %s: give one like x86_64",
-				    arch ? arch : "(null)", kver);
+	if (!kver || !dkms_valid_name(kver) || strlen(kver) > KERNEL_RELEASE_MAX || kver[0] == '-') {
+		char *v = dkms_str_printable(kver ? kver : "(null)", 80);
+
+		r = dkms_err_set(ctx, DKMS_E_USAGE,
+				 "invalid kernel version '%s'%s: give a name like $(uname -r)", v,
+				 kver && strlen(kver) > KERNEL_RELEASE_MAX ? " (too long)" : "");
+		free(v);
+		return r;
+	}
+	if (!arch || !dkms_valid_name(arch) || strlen(arch) > KERNEL_RELEASE_MAX || arch[0] == '-') {
+		char *v = dkms_str_printable(arch ? arch : "(null)", 80);
+
+		r = dkms_err_set(ctx, DKMS_E_USAGE,
+				 "invalid architecture '%s' for kernel %s: give one like x86_64", v, kver);
+		free(v);
+		return r;
+	}
 
 	k = calloc(1, sizeof(*k));
 	if (!k)

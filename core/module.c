@@ -54,6 +54,22 @@ void dkms_module_run_script(struct dkms_ctx *ctx, const char *m, const char *v, 
 	free(src);
 }
 
+/* The dkms.conf of a source must be its own: not a link to a file elsewhere. */
+static int module_conf_inside(struct dkms_ctx *ctx, const char *src, const char *conf_path)
+{
+	char real[PATH_MAX];
+	size_t n = strlen(src);
+
+	if (!realpath(conf_path, real))
+		return dkms_err_set(ctx, DKMS_E_USAGE, "%s: %s", conf_path, strerror(errno));
+	if (strncmp(real, src, n) == 0 && real[n] == '/')
+		return 0;
+	return dkms_err_set(ctx, DKMS_E_CONF,
+			    "%s is a symbolic link to %s, outside the module source; put the dkms.conf "
+			    "itself in %s",
+			    conf_path, real, src);
+}
+
 static int module_add(struct dkms_ctx *ctx, const char *source_dir, char **name, char **version)
 {
 	char real[PATH_MAX];
@@ -67,9 +83,14 @@ static int module_add(struct dkms_ctx *ctx, const char *source_dir, char **name,
 	conf_path =
 		ctx->opts.conf_file ? dkms_strdup(ctx->opts.conf_file) : dkms_path_join(real, "dkms.conf");
 	if (!dkms_is_file(conf_path)) {
-		r = dkms_err_set(ctx, DKMS_E_USAGE, "%s: missing dkms.conf; a module source needs one",
-				 conf_path);
+		r = dkms_err_set(ctx, DKMS_E_USAGE, "%s: %s; a module source needs one", conf_path,
+				 dkms_exists(conf_path) ? "not a regular file" : "missing dkms.conf");
 		goto out;
+	}
+	if (!ctx->opts.conf_file) {
+		r = module_conf_inside(ctx, real, conf_path);
+		if (r)
+			goto out;
 	}
 	r = dkms_module_conf_identity(ctx, conf_path, &conf);
 	if (r)
@@ -81,6 +102,14 @@ static int module_add(struct dkms_ctx *ctx, const char *source_dir, char **name,
 				 "%s/%s is already added (%s/%s/%s/source); remove it first to add it again",
 				 conf->name, conf->version, ctx->dkms_tree, conf->name, conf->version);
 		goto out;
+	}
+	{
+		char *what = dkms_asprintf("%s/%s", conf->name, conf->version);
+
+		r = dkms_srctree_check(ctx, what, real);
+		free(what);
+		if (r)
+			goto out;
 	}
 	if (strcmp(real, dest)) {
 		/* the sources live elsewhere: copy them to <source_tree>/<m>-<v> */
@@ -152,6 +181,12 @@ char *dkms_module_newest(struct dkms_ctx *ctx, const char *name)
 	return r;
 }
 
+/* A module name or version named on the command line: one path component, not an option. */
+static bool module_arg_ok(const char *s)
+{
+	return dkms_valid_name(s) && s[0] != '-' && strlen(s) <= NAME_MAX;
+}
+
 int dkms_module_resolve(struct dkms_ctx *ctx, const char *arg, char **name, char **version)
 {
 	char *conf_path = NULL;
@@ -165,7 +200,8 @@ int dkms_module_resolve(struct dkms_ctx *ctx, const char *arg, char **name, char
 		conf_path = dkms_strdup(arg);
 	if (conf_path) {
 		if (!dkms_is_file(conf_path)) {
-			r = dkms_err_set(ctx, DKMS_E_USAGE, "%s: missing dkms.conf", conf_path);
+			r = dkms_err_set(ctx, DKMS_E_USAGE, "%s: %s", conf_path,
+					 dkms_exists(conf_path) ? "not a regular file" : "missing dkms.conf");
 		} else if (!(r = dkms_module_conf_identity(ctx, conf_path, &conf))) {
 			*name = dkms_strdup(conf->name);
 			*version = dkms_strdup(conf->version);
@@ -182,11 +218,14 @@ int dkms_module_resolve(struct dkms_ctx *ctx, const char *arg, char **name, char
 	} else {
 		*name = dkms_strdup(arg);
 	}
-	if (!dkms_valid_name(*name) || (*version && !dkms_valid_name(*version))) {
+	if (!module_arg_ok(*name) || (*version && !module_arg_ok(*version))) {
+		char *v = dkms_str_printable(arg, 80);
+
 		r = dkms_err_set(ctx, DKMS_E_USAGE,
 				 "invalid module argument '%s': use name/version, a directory "
 				 "holding dkms.conf, or a dkms.conf",
-				 arg);
+				 v);
+		free(v);
 		free(*name);
 		free(*version);
 		*name = *version = NULL;

@@ -2,6 +2,7 @@
 /* Small helpers shared by every layer: strings, paths, files, processes. */
 #include "internal.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -498,6 +499,42 @@ bool dkms_valid_relpath(const char *s)
 			p++;
 	}
 	return true;
+}
+
+bool dkms_valid_word(const char *s, const char *extra, size_t max)
+{
+	size_t n = 0;
+
+	if (!s || !(isalnum((unsigned char)*s) || *s == '_'))
+		return false;
+	for (; s[n]; n++) {
+		unsigned char c = (unsigned char)s[n];
+
+		if (n >= max || c >= 0x80 || !(isalnum(c) || c == '_' || strchr(extra, c)))
+			return false;
+	}
+	return true;
+}
+
+char *dkms_str_printable(const char *s, size_t max)
+{
+	char *r = malloc(max * 4 + 4), *o = r;
+	size_t n = 0;
+
+	if (!r)
+		dkms_oom();
+	for (; s && s[n] && n < max; n++) {
+		unsigned char c = (unsigned char)s[n];
+
+		if (c == '\\')
+			o = stpcpy(o, "\\\\");
+		else if (c >= 0x20 && c < 0x7f)
+			*o++ = (char)c;
+		else
+			o += sprintf(o, "\\x%02x", c);
+	}
+	strcpy(o, s && s[n] ? "..." : "");
+	return r;
 }
 
 /* A copy into a scratch tree (build dirs): no temp name, no fsync. */

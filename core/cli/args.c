@@ -158,6 +158,79 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 	return NULL;
 }
 
+/* s for a one-line message, at most 80 characters, control and non-ASCII bytes as \xNN. */
+static const char *args_show(const char *s, char *buf, size_t size)
+{
+	size_t o = 0, i = 0;
+
+	for (; s[i] && i < 80 && o + 8 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			buf[o++] = (char)c;
+		else
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+	}
+	snprintf(buf + o, size - o, "%s", s[i] ? "..." : "");
+	return buf;
+}
+
+/* One component of a -k: a kernel release or an arch. */
+static bool args_kernel_part_ok(const char *s, size_t len)
+{
+	if (!len || len > 64 || s[0] == '-' || (len == 1 && s[0] == '.') ||
+	    (len == 2 && !strncmp(s, "..", 2)))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '/')
+			return false;
+	return true;
+}
+
+/* KVER or KVER/ARCH */
+static bool args_kernel_ok(const char *s)
+{
+	const char *slash = strchr(s, '/');
+
+	if (!slash)
+		return args_kernel_part_ok(s, strlen(s));
+	return args_kernel_part_ok(s, (size_t)(slash - s)) &&
+	       args_kernel_part_ok(slash + 1, strlen(slash + 1));
+}
+
+/* What the options name must make sense before any of it is used in a path. */
+static int args_check(const struct args *a)
+{
+	const struct {
+		const char *opt, *val;
+	} trees[] = {
+		{ "--dkmstree", a->paths.dkms_tree },
+		{ "--sourcetree", a->paths.source_tree },
+		{ "--installtree", a->paths.install_tree },
+		{ "--confdir", a->paths.conf_dir },
+	};
+	const char *v = a->version;
+	char buf[512];
+
+	if (v && (!*v || *v == '-' || strchr(v, '/') || !strcmp(v, ".") || !strcmp(v, "..") ||
+		  strlen(v) > 255 || strcspn(v, "\t\n\r\v\f") != strlen(v)))
+		return die_usage("invalid version '%s' (-v): give one like 1.0, as in the module's dkms.conf",
+				 args_show(v, buf, sizeof(buf)));
+	for (size_t i = 0; i < a->n_kernels; i++)
+		if (!args_kernel_ok(a->kernels[i]))
+			return die_usage(
+				"invalid kernel '%s' (-k): give KVER or KVER/ARCH, KVER like $(uname -r)",
+				args_show(a->kernels[i], buf, sizeof(buf)));
+	if (a->template_kernel && !args_kernel_part_ok(a->template_kernel, strlen(a->template_kernel)))
+		return die_usage("invalid kernel '%s' (--templatekernel): give one like $(uname -r)",
+				 args_show(a->template_kernel, buf, sizeof(buf)));
+	for (size_t i = 0; i < sizeof(trees) / sizeof(*trees); i++)
+		if (trees[i].val && trees[i].val[0] != '/')
+			return die_usage("%s '%s': give an absolute path", trees[i].opt,
+					 args_show(trees[i].val, buf, sizeof(buf)));
+	return 0;
+}
+
 int args_parse(int argc, char **argv, struct args *a)
 {
 	static const char *const with_value[] = {
@@ -236,7 +309,7 @@ int args_parse(int argc, char **argv, struct args *a)
 				char *end;
 				long j = strtol(val, &end, 10);
 
-				if (*end || j < 0 || j > 4096)
+				if (!*val || *end || j < 0 || j > 4096)
 					return die_usage("-j needs a number, not '%s'", val);
 				a->opts.jobs = (int)j;
 				a->opts_jobs_set = true;
@@ -295,7 +368,7 @@ int args_parse(int argc, char **argv, struct args *a)
 	}
 	if (a->source_only && a->binaries_only)
 		return die_usage("%s", "--source-only and --binaries-only exclude each other");
-	return 0;
+	return args_check(a);
 }
 
 void args_free(struct args *a)

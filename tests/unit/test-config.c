@@ -83,6 +83,16 @@ static const char *load_fail(const char *path, int code)
 	return dkms_ctx_error(ctx);
 }
 
+/* Load a conf at an absolute path that must succeed. */
+static struct dkms_conf *load_path(const char *path)
+{
+	struct dkms_conf_vars vars = { .kernelver = KVER, .arch = ARCH, .kernel_source_dir = empty };
+	struct dkms_conf *c = NULL;
+
+	cr_assert_eq(dkms_conf_load(ctx, path, &vars, &c), 0, "%s: %s", path, dkms_ctx_error(ctx));
+	return c;
+}
+
 static void assert_has(const char *hay, const char *needle)
 {
 	cr_assert_not_null(strstr(hay, needle), "\"%s\" not in \"%s\"", needle, hay);
@@ -509,6 +519,173 @@ Test(config, conf_cannot_write_the_channel)
 	free(err);
 	cr_assert_str_eq(c->name, "fd3");
 	dkms_conf_free(c);
+	free(p);
+}
+
+Test(config, endless_conf_is_stopped_at_the_bound)
+{
+	char *p = put_path("loop/dkms.conf", "PACKAGE_NAME=loop\nPACKAGE_VERSION=1\nwhile :; do :; done\n");
+	time_t t0 = time(NULL);
+	const char *msg;
+
+	ctx->conf_timeout = 1;
+	msg = load_fail(p, DKMS_E_CONF);
+	cr_assert_lt(time(NULL) - t0, 5, "the loop ran past its bound");
+	assert_has(msg, p);
+	assert_has(msg, "did not finish within 1 s");
+	free(p);
+}
+
+Test(config, background_jobs_do_not_outlive_the_evaluation)
+{
+	char *mark = tpath("late"),
+	     *text = dkms_asprintf("PACKAGE_NAME=bg\nPACKAGE_VERSION=1\n"
+				   "BUILT_MODULE_NAME[0]=bg\nDEST_MODULE_LOCATION[0]=/extra\n"
+				   "(sleep 1; : >%s) &\n",
+				   mark);
+	char *p = put_path("bgkill/dkms.conf", text);
+	struct dkms_conf *c = load_path(p);
+
+	sleep(2);
+	cr_assert(!dkms_exists(mark), "a background job of the conf was still running");
+	dkms_conf_free(c);
+	free(text);
+	free(mark);
+	free(p);
+}
+
+Test(config, oversized_variables_refused)
+{
+	char *p = put_path("big/dkms.conf", "PACKAGE_NAME=big\nPACKAGE_VERSION=1\n"
+					    "MAKE=$(head -c 70000000 /dev/zero | tr '\\0' x)\n");
+	const char *msg = load_fail(p, DKMS_E_CONF);
+
+	assert_has(msg, p);
+	assert_has(msg, "more than 64 MiB");
+	free(p);
+}
+
+Test(config, output_passed_on_is_bounded)
+{
+	char *p = put_path("chatty/dkms.conf", "PACKAGE_NAME=chatty\nPACKAGE_VERSION=1\n"
+					       "BUILT_MODULE_NAME[0]=chatty\nDEST_MODULE_LOCATION[0]=/extra\n"
+					       "head -c 3000000 /dev/zero | tr '\\0' x\n");
+	struct dkms_conf *c;
+	char *err;
+
+	stderr_capture();
+	c = load_path(p);
+	err = stderr_text();
+	cr_assert_lt(strlen(err), 70000, "%zu bytes of output passed on", strlen(err));
+	assert_has(err, "the rest of this output is dropped");
+	dkms_conf_free(c);
+	free(err);
+	free(p);
+}
+
+/* ---- hostile values: refused with a one-line message naming the directive ---- */
+
+/* A conf from text that must fail with DKMS_E_CONF; its message names needle and is one line. */
+static void hostile(const char *text, const char *needle)
+{
+	char *p = put_path("hostile/dkms.conf", text);
+	const char *msg = load_fail(p, DKMS_E_CONF);
+
+	assert_has(msg, p);
+	assert_has(msg, needle);
+	cr_assert_null(strchr(msg, '\n'), "a message on two lines: %s", msg);
+	cr_assert_lt(strlen(msg), 600, "an overlong message: %s", msg);
+	free(p);
+}
+
+#define MOD "\nBUILT_MODULE_NAME[0]=m\nDEST_MODULE_LOCATION[0]=/extra\n"
+
+Test(config, hostile_names_and_versions)
+{
+	hostile("PACKAGE_NAME=-rf\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\"-rf\"");
+	hostile("PACKAGE_NAME=.build\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\".build\"");
+	hostile("PACKAGE_NAME=$'a\\tb'\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\"a\\x09b\"");
+	hostile("PACKAGE_NAME=$'a\\nb'\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\"a\\x0ab\"");
+	hostile("PACKAGE_NAME=$'caf\\xe9'\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\"caf\\xe9\"");
+	hostile("PACKAGE_NAME='a;b'\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\"a;b\"");
+	hostile("PACKAGE_NAME=$(printf 'x%.0s' {1..4200})\nPACKAGE_VERSION=1" MOD, "PACKAGE_NAME=\"xxxx");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=-1" MOD, "PACKAGE_VERSION=\"-1\"");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=1..2" MOD, "PACKAGE_VERSION=\"1..2\"");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=$(printf '1%.0s' {1..101})" MOD, "PACKAGE_VERSION");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=original_module" MOD,
+		"PACKAGE_VERSION=\"original_module\"");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=kernel-6.1-x86_64" MOD, "registry uses");
+}
+
+Test(config, real_names_and_versions_pass)
+{
+	char *p = put_path("real/dkms.conf", "PACKAGE_NAME=lime-forensics\nPACKAGE_VERSION="
+					     "0.0.1+git20190320.5ae3a3e-3.2~1:x" MOD);
+	struct dkms_conf *c = load_path(p);
+
+	cr_assert_str_eq(c->version, "0.0.1+git20190320.5ae3a3e-3.2~1:x");
+	dkms_conf_free(c);
+	free(p);
+}
+
+Test(config, hostile_module_names)
+{
+	const char *head = "PACKAGE_NAME=ok\nPACKAGE_VERSION=1\nDEST_MODULE_LOCATION[0]=/extra\n";
+	char *t;
+
+	t = dkms_asprintf("%sBUILT_MODULE_NAME[0]=-m\n", head);
+	hostile(t, "BUILT_MODULE_NAME[0]=\"-m\"");
+	free(t);
+	t = dkms_asprintf("%sBUILT_MODULE_NAME[0]=$(printf 'm%%.0s' {1..56})\n", head);
+	hostile(t, "BUILT_MODULE_NAME[0]");
+	free(t);
+	t = dkms_asprintf("%sBUILT_MODULE_NAME[0]=m\nDEST_MODULE_NAME[0]=$'x\\ny'\n", head);
+	hostile(t, "DEST_MODULE_NAME[0]=\"x\\x0ay\"");
+	free(t);
+	t = dkms_asprintf("%sBUILT_MODULE_NAME[0]=m\nDEST_MODULE_LOCATION[0]=$'/updates/\\nx'\n", head);
+	hostile(t, "DEST_MODULE_LOCATION[0]=\"/updates/\\x0ax\"");
+	free(t);
+}
+
+Test(config, hostile_scripts)
+{
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=1\nPRE_BUILD=../evil.sh" MOD, "PRE_BUILD=\"../evil.sh\"");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=1\nPOST_INSTALL='/bin/sh -c x'" MOD,
+		"POST_INSTALL=\"/bin/sh -c x\"");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=1\nPOST_ADD='a/../../x'" MOD, "POST_ADD");
+	hostile("PACKAGE_NAME=ok\nPACKAGE_VERSION=1\nPOST_REMOVE=' ../x'" MOD, "POST_REMOVE");
+}
+
+Test(config, scripts_inside_the_source_pass)
+{
+	char *p = put_path("scripts/dkms.conf",
+			   "PACKAGE_NAME=ok\nPACKAGE_VERSION=1\n"
+			   "PRE_BUILD='./configure --prefix=/usr'\nPOST_INSTALL=x/post.sh" MOD);
+	struct dkms_conf *c = load_path(p);
+
+	cr_assert_str_eq(c->pre_build, "./configure --prefix=/usr");
+	dkms_conf_free(c);
+	free(p);
+}
+
+Test(config, binary_conf_refused)
+{
+	char *p = tpath("bin/dkms.conf");
+	const char bytes[] = "PACKAGE_NAME=x\n\0\0\x7f"
+			     "ELF\n";
+
+	mkdirs("bin");
+	cr_assert_eq(dkms_write_file_atomic(p, bytes, sizeof(bytes), 0644), 0);
+	assert_has(load_fail(p, DKMS_E_CONF), "not a text file");
+	free(p);
+}
+
+Test(config, huge_conf_refused_unread)
+{
+	char *p = put_path("huge/dkms.conf", "PACKAGE_NAME=x\n");
+
+	cr_assert_eq(truncate(p, 100 << 20), 0);
+	assert_has(load_fail(p, DKMS_E_CONF), "too large");
 	free(p);
 }
 

@@ -347,3 +347,37 @@ Test(kernel, real_headers_fallback)
 	cr_assert_not(dkms_kernel_has_modules_dep(k));
 	dkms_kernel_free(k);
 }
+
+Test(kernel, hostile_names_refused_on_one_line)
+{
+	static const char *const bad[] = {
+		"",    "..",	 "a/b",
+		"-rf", "6.1\nx", "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	};
+	struct dkms_kernel *k = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		cr_assert_eq(dkms_kernel_open(ctx, bad[i], "x86_64", &k), DKMS_E_USAGE, "'%s' accepted",
+			     bad[i]);
+		cr_assert_null(k);
+		cr_assert_null(strchr(dkms_ctx_error(ctx), '\n'), "%s", dkms_ctx_error(ctx));
+	}
+	cr_assert_eq(dkms_kernel_open(ctx, HELLO_KVER, "../x", &k), DKMS_E_USAGE);
+	cr_assert_eq(dkms_kernel_open(ctx, HELLO_KVER, "-m32", &k), DKMS_E_USAGE);
+}
+
+Test(kernel, module_arguments_refused_on_one_line)
+{
+	static const char *const bad[] = { "a/../../x", "../x", "-rf", "-rf/1", "a\nb/1", "a/-1", "a/" };
+	char *n, *v;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		cr_assert_eq(dkms_module_resolve(ctx, bad[i], &n, &v), DKMS_E_USAGE, "'%s' accepted", bad[i]);
+		cr_assert_null(strchr(dkms_ctx_error(ctx), '\n'), "%s", dkms_ctx_error(ctx));
+	}
+	cr_assert_eq(dkms_module_resolve(ctx, "dkms-hello/0.1", &n, &v), 0);
+	cr_assert_str_eq(n, "dkms-hello");
+	cr_assert_str_eq(v, "0.1");
+	free(n);
+	free(v);
+}

@@ -283,10 +283,20 @@ Test(tarball, load_refuses_hostile_entries)
 
 Test(tarball, load_refuses_bad_identity)
 {
-	expect_refused((struct ent[]){ { "./dkms_source_tree/dkms.conf", S_IFREG,
-					 "PACKAGE_NAME=.hidden\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME[0]="
-					 "x\nDEST_MODULE_LOCATION[0]=/extra\n" } },
-		       1, "unusable PACKAGE_NAME");
+	/* the name rules of dkms.conf refuse it first: a bad dkms.conf (8), naming the archive */
+	struct ent e[] = { { "./dkms_source_tree/dkms.conf", S_IFREG,
+			     "PACKAGE_NAME=.hidden\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME[0]="
+			     "x\nDEST_MODULE_LOCATION[0]=/extra\n" } };
+	char *path = write_archive("evil.tar.gz", e, 1);
+	int r = dkms_tarball_load(ctx, path, 0, NULL, NULL);
+
+	cr_expect_eq(r, DKMS_E_CONF, "%d %s", r, dkms_ctx_error(ctx));
+	cr_expect(strstr(dkms_ctx_error(ctx), "evil.tar.gz"), "%s", dkms_ctx_error(ctx));
+	cr_expect(strstr(dkms_ctx_error(ctx), "PACKAGE_NAME=\".hidden\" is not a valid name"), "%s",
+		  dkms_ctx_error(ctx));
+	expect_nothing_loaded();
+	unlink(path);
+	free(path);
 }
 
 Test(tarball, load_missing_file)

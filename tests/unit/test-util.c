@@ -155,6 +155,51 @@ Test(util, names)
 	cr_assert(!dkms_valid_name(NULL));
 }
 
+Test(util, words)
+{
+	const char *ver = "._+~:@%,=-";
+
+	cr_assert(dkms_valid_word("v4l2loopback", ver, 100));
+	cr_assert(dkms_valid_word("1:2.11.1.0.20170917~dfsg", ver, 100));
+	cr_assert(dkms_valid_word("_x", ver, 100));
+	cr_assert(dkms_valid_word("abc", ver, 3));
+	cr_assert(!dkms_valid_word("abcd", ver, 3), "longer than max");
+	cr_assert(!dkms_valid_word("", ver, 100));
+	cr_assert(!dkms_valid_word(NULL, ver, 100));
+	cr_assert(!dkms_valid_word("-rf", ver, 100), "leading '-'");
+	cr_assert(!dkms_valid_word(".build", ver, 100), "leading '.'");
+	cr_assert(!dkms_valid_word("a/b", ver, 100));
+	cr_assert(!dkms_valid_word("a b", ver, 100));
+	cr_assert(!dkms_valid_word("a\tb", ver, 100));
+	cr_assert(!dkms_valid_word("a\nb", ver, 100));
+	cr_assert(!dkms_valid_word("a;b", ver, 100));
+	cr_assert(!dkms_valid_word("a$b", ver, 100));
+	cr_assert(!dkms_valid_word("caf\xc3\xa9", ver, 100), "not ASCII");
+	cr_assert(!dkms_valid_word("a\xff", ver, 100));
+	cr_assert(!dkms_valid_word("a~b", "_-", 100), "not in extra");
+}
+
+Test(util, printable)
+{
+	char *s;
+
+	s = dkms_str_printable("plain-1.0", 64);
+	cr_assert_str_eq(s, "plain-1.0");
+	free(s);
+	s = dkms_str_printable("a\nb\t\xff\\", 64);
+	cr_assert_str_eq(s, "a\\x0ab\\x09\\xff\\\\");
+	free(s);
+	s = dkms_str_printable("abcdef", 3);
+	cr_assert_str_eq(s, "abc...");
+	free(s);
+	s = dkms_str_printable("\n\n\n", 3);
+	cr_assert_str_eq(s, "\\x0a\\x0a\\x0a");
+	free(s);
+	s = dkms_str_printable(NULL, 3);
+	cr_assert_str_eq(s, "");
+	free(s);
+}
+
 Test(util, relpaths)
 {
 	cr_assert(dkms_valid_relpath(""));
