@@ -175,8 +175,8 @@ static int record_add(struct var_values *v, const char *idx, const char *val)
 	return 0;
 }
 
-static void records_parse(const char *buf, size_t len, const char *const *names, size_t n_names,
-			  struct bash_result *res)
+void dkms_bash_records_parse(const char *buf, size_t len, const char *const *names, size_t n_names,
+			     struct bash_result *res)
 {
 	const char *p = buf, *end = buf + len;
 
@@ -243,7 +243,7 @@ int dkms_bash_eval(const char *script, const char *const *args, size_t n_args, c
 	close(rfd);
 	while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
 		;
-	records_parse(buf, len, names, n_names, res);
+	dkms_bash_records_parse(buf, len, names, n_names, res);
 	free(buf);
 	return 0;
 }
