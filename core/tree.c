@@ -133,7 +133,7 @@ bool dkms_tree_is_built(struct dkms_ctx *ctx, const char *m, const char *v, cons
 	return r;
 }
 
-/* "<v>/<kver>/<arch>" -> v, when kver and arch match and v is a valid name. */
+/* "<v>/<kver>/<arch>" -> v, when kver and arch match and v is a valid name, not one of our dot-names. */
 static char *version_from_rel(const char *rel, const char *kver, const char *arch)
 {
 	const char *slash = strchr(rel, '/');
@@ -145,7 +145,7 @@ static char *version_from_rel(const char *rel, const char *kver, const char *arc
 	if (strncmp(slash + 1, kver, lk) || slash[1 + lk] != '/' || strcmp(slash + 2 + lk, arch))
 		return NULL;
 	v = dkms_asprintf("%.*s", (int)(slash - rel), rel);
-	if (!dkms_valid_name(v)) {
+	if (!dkms_valid_name(v) || v[0] == '.') {
 		free(v);
 		return NULL;
 	}

@@ -184,6 +184,16 @@ Test(tree, installed_version_from_links)
 	/* a link out of the tree */
 	link_to("/usr", "var/lib/dkms/m/kernel-6.1.0-6-amd64-x86_64");
 	cr_assert_null(dkms_tree_installed_version(ctx, "m", "6.1.0-6-amd64", "x86_64"));
+
+	/* found by fuzz/fuzz-status: a link to one of our dot-names (a temporary entry) is no version */
+	built("m", ".tmp", "6.1.0-7-amd64", "x86_64", "m.ko");
+	link_to(".tmp/6.1.0-7-amd64/x86_64", "var/lib/dkms/m/kernel-6.1.0-7-amd64-x86_64");
+	cr_assert_null(dkms_tree_installed_version(ctx, "m", "6.1.0-7-amd64", "x86_64"));
+	built("n", ".tmp", "6.1.0-7-amd64", "x86_64", "n.ko");
+	abs = dkms_asprintf("%s/var/lib/dkms/n/.tmp/6.1.0-7-amd64/x86_64", tmp);
+	link_to(abs, "var/lib/dkms/n/kernel-6.1.0-7-amd64-x86_64");
+	free(abs);
+	cr_assert_null(dkms_tree_installed_version(ctx, "n", "6.1.0-7-amd64", "x86_64"));
 }
 
 Test(tree, installed_version_through_symlinked_tree)
