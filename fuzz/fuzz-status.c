@@ -313,7 +313,11 @@ static void check_dir(const char *m, const char *v, const char *k, const char *a
 	for (size_t i = 0; i < 4 && parts[i]; i++)
 		if (!*parts[i] || strchr(parts[i], '/') || parts[i][0] == '.' ||
 		    (strict && !dkms_valid_name(parts[i])))
-			fail("returned a name that is not one tree entry", parts[i], m);
+			fail("returned a name that is not one tree entry", parts[i],
+			     i == 0   ? "module"
+			     : i == 1 ? "version"
+			     : i == 2 ? "kernel"
+				      : "arch");
 	snprintf(p, sizeof(p), "%s/%s%s%s%s%s%s%s", tree, m, v ? "/" : "", v ? v : "", k ? "/" : "",
 		 k ? k : "", a ? "/" : "", a ? a : "");
 	if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
