@@ -380,8 +380,9 @@ static void check_tree(void)
 				size_t n_f;
 
 				check_dir(ms[i], vs[j], ks[k], as[k], true);
-				if (iv)
-					check_dir(ms[i], iv, NULL, NULL, true);
+				/* a dangling link still names a version (so it can be cleared): a name, no more */
+				if (iv && (!dkms_valid_name(iv) || iv[0] == '.'))
+					fail("installed version is not a version name", iv, ms[i]);
 				free(iv);
 				snprintf(md, sizeof(md), "%s/%s/%s/%s/%s/module", tree, ms[i], vs[j], ks[k],
 					 as[k]);
