@@ -91,18 +91,20 @@ echo "== integration tests under valgrind memcheck (the -Werror build's dkms)"
 for name in 10-cli 20-hello 30-bad-conf 45-parallel; do
 	vgdir="$top/build-test/valgrind/$name"
 	rm -rf "$vgdir"
+	mkdir -p "$vgdir"
 	start=$SECONDS
 	DKMS="$top/tests/valgrind-dkms.sh" DKMS_VALGRIND_BIN="$top/build-test/dkms" DKMS_VALGRIND_LOGDIR="$vgdir" \
 		bash "tests/integration/$name.sh" >"$vgdir.log" 2>&1
 	rc=$?
-	reports=$(find "$vgdir" -type f -size +0 2>/dev/null)
-	if ((rc == 0)) && [[ -z $reports ]]; then
+	reports=$(find "$vgdir" -type f -size +0)
+	runs=$(find "$vgdir" -type f | wc -l)
+	if ((rc == 0 && runs > 0)) && [[ -z $reports ]]; then
 		passed=$((passed + 1))
-		echo "[valgrind] $name: ok ($((SECONDS - start)) s, $(find "$vgdir" -type f | wc -l) runs)"
+		echo "[valgrind] $name: ok ($((SECONDS - start)) s, $runs runs)"
 	else
 		failed=$((failed + 1))
 		failures+=("valgrind $name")
-		echo "[valgrind] $name: FAILED (exit $rc, $((SECONDS - start)) s), log $vgdir.log"
+		echo "[valgrind] $name: FAILED (exit $rc, $((SECONDS - start)) s, $runs runs), log $vgdir.log"
 		tail -20 "$vgdir.log"
 		for r in $reports; do head -40 "$r"; done
 	fi
