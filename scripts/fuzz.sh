@@ -58,7 +58,7 @@ for h in "${harnesses[@]}"; do
 	cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1)
 	if ((rc == 0)); then
 		passed=$((passed + 1))
-		echo "[fuzz] $h: ok (${runs:-?} runs, ${rate:-?}/s, $cov, corpus $(ls "$corpus" "$seeds" | wc -l))"
+		echo "[fuzz] $h: ok (${runs:-?} runs, ${rate:-?}/s, $cov, corpus $(find "$corpus" "$seeds" -type f | wc -l))"
 	else
 		failed=$((failed + 1))
 		echo "[fuzz] $h: FAILED (exit $rc), log $log:"
