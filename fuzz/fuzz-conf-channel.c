@@ -5,7 +5,9 @@
  * parsed and validated as dkms_conf_load does, twice: with the conf's own
  * DEST_MODULE_LOCATION and with a distribution override. Whatever is
  * accepted must keep every path the conf names inside its directory: the
- * build tree, the kernel's module tree, the patches/ directory.
+ * build tree, the kernel's module tree, the patches/ directory; and its
+ * BUILD_EXCLUSIVE_* directives are then checked against a kernel and a
+ * small .config (exclusive.c).
  */
 #include "bash.h"
 
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define KVER "6.1.0-55-amd64"
 
@@ -20,9 +23,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct dkms_ctx *ctx;
+static char kconfig[] = "/tmp/dkms-fuzz-kconfig.XXXXXX";
+
+static void cleanup(void)
+{
+	unlink(kconfig);
+	dkms_ctx_free(ctx);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	static const char text[] = "CONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_D=\"x\\\"y\"\n";
+	int fd = mkstemp(kconfig);
+
+	if (fd < 0 || write(fd, text, sizeof(text) - 1) != (ssize_t)(sizeof(text) - 1))
+		abort();
+	close(fd);
+	atexit(cleanup);
 	/* no framework.conf: no bash at all */
 	struct dkms_paths p = { .conf_dir = "/nonexistent/dkms-fuzz", .dkms_tree = "/nonexistent/tree" };
 
@@ -97,7 +114,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(ctx->dest_override);
 		ctx->dest_override = pass ? strdup("/updates/dkms") : NULL;
 		if (dkms_conf_from_records(ctx, "/fuzz/dkms.conf", buf, size, KVER, &c) == 0) {
+			int r;
+
 			check_conf(c);
+			r = dkms_conf_check_exclusive(ctx, c, KVER, pass ? "x86_64" : NULL, kconfig);
+			if (r != 0 && r != DKMS_E_EXCLUDED && r != DKMS_E_CONF)
+				abort();
 			dkms_conf_free(c);
 		}
 	}
