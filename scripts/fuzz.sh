@@ -38,6 +38,10 @@ if ((${#harnesses[@]} == 0)); then
 		[[ -x $f && $f != *.o ]] && harnesses+=("${f##*/fuzz-}")
 	done
 fi
+if ((${#harnesses[@]} == 0)); then
+	echo "fuzz: no harness built in $b (configured without --enable-fuzzing? remove $b)"
+	exit 1
+fi
 export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 passed=0 failed=0
