@@ -181,8 +181,8 @@ static int record_add(struct var_values *v, const char *idx, const char *val)
 	return 0;
 }
 
-static void records_parse(const char *buf, size_t len, const char *const *names, size_t n_names,
-			  struct bash_result *res)
+void dkms_bash_records_parse(const char *buf, size_t len, const char *const *names, size_t n_names,
+			     struct bash_result *res)
 {
 	const char *p = buf, *end = buf + len;
 
@@ -396,7 +396,7 @@ int dkms_bash_eval(const char *script, const char *const *args, size_t n_args, c
 	if (io.chan >= 0)
 		close(io.chan);
 	if (io.buf)
-		records_parse(io.buf, io.len, names, n_names, res);
+		dkms_bash_records_parse(io.buf, io.len, names, n_names, res);
 	res->overflow = io.cut;
 	if (res->timed_out || res->overflow)
 		res->ended = false;

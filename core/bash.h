@@ -47,6 +47,14 @@ struct bash_result {
 /* Seconds a dkms.conf or framework.conf may take, unless framework.conf's conf_timeout says. */
 #define DKMS_BASH_TIMEOUT 30
 
+/* The NAME\0INDEX\0VALUE\0 records of buf[0..len) into res, whose vals (n_names, zeroed) the caller
+ * allocates; "@file" sets last_file, "@end" ended. A truncated last record is dropped. No bash runs:
+ * dkms_bash_eval uses it on what bash wrote, the fuzzer (fuzz/) on anything. */
+void dkms_bash_records_parse(const char *buf, size_t len, const char *const *names, size_t n_names,
+			     struct bash_result *res);
+/* A dkms.conf from such records, validated as dkms_conf_load does once bash has run (config.c). */
+int dkms_conf_from_records(struct dkms_ctx *ctx, const char *path, const char *buf, size_t len,
+			   const char *kver, struct dkms_conf **out);
 /* Element idx of a variable, or NULL. */
 const char *dkms_bash_val_at(const struct var_values *v, unsigned long idx);
 /* "builtin unset NAMES", head, then the code that writes every element of NAMES and @end on fd 3. */

@@ -765,6 +765,33 @@ int dkms_conf_load(struct dkms_ctx *ctx, const char *path, const struct dkms_con
 	return 0;
 }
 
+int dkms_conf_from_records(struct dkms_ctx *ctx, const char *path, const char *buf, size_t len,
+			   const char *kver, struct dkms_conf **out)
+{
+	struct bash_result res = { 0 };
+	struct dkms_conf *c;
+	int r;
+
+	*out = NULL;
+	res.vals = calloc(D_COUNT, sizeof(*res.vals));
+	c = calloc(1, sizeof(*c));
+	if (!res.vals || !c)
+		abort();
+	c->path = dkms_strdup(path);
+	dkms_bash_records_parse(buf, len, directive_names, D_COUNT, &res);
+	if (res.ended)
+		r = conf_from_values(ctx, c, res.vals, kver);
+	else
+		r = dkms_conf_err(ctx, path, "the records end before @end");
+	dkms_bash_result_free(&res, D_COUNT);
+	if (r) {
+		dkms_conf_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
 void dkms_conf_free(struct dkms_conf *conf)
 {
 	if (!conf)

@@ -87,7 +87,8 @@ static int cmp_strp(const void *a, const void *b)
 
 /*
  * Directories (links followed) in dir whose names match pat (NULL: any)
- * and accept (NULL: any); dot-names never. Missing dir: empty. Unsorted.
+ * and accept (NULL: any); dot-names and invalid names (dkms_valid_name)
+ * never. Missing dir: empty. Unsorted.
  */
 static int list_matching(const char *dir, const char *pat, bool (*accept)(const char *), struct name_vec *out)
 {
@@ -112,7 +113,9 @@ static int list_matching(const char *dir, const char *pat, bool (*accept)(const 
 		return -errno;
 	}
 	for (struct dirent *e; (e = readdir(d));) {
-		if (e->d_name[0] == '.' || !matches(pat, e->d_name) || (accept && !accept(e->d_name)))
+		/* names the tree functions refuse (control characters) are not entries, as for a literal */
+		if (e->d_name[0] == '.' || !dkms_valid_name(e->d_name) || !matches(pat, e->d_name) ||
+		    (accept && !accept(e->d_name)))
 			continue;
 		if (e->d_type != DT_DIR) {
 			if (e->d_type != DT_UNKNOWN && e->d_type != DT_LNK)

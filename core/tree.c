@@ -133,7 +133,7 @@ bool dkms_tree_is_built(struct dkms_ctx *ctx, const char *m, const char *v, cons
 	return r;
 }
 
-/* "<v>/<kver>/<arch>" -> v, when kver and arch match and v is a valid name. */
+/* "<v>/<kver>/<arch>" -> v, when kver and arch match and v is a valid name, not one of our dot-names. */
 static char *version_from_rel(const char *rel, const char *kver, const char *arch)
 {
 	const char *slash = strchr(rel, '/');
@@ -145,7 +145,7 @@ static char *version_from_rel(const char *rel, const char *kver, const char *arc
 	if (strncmp(slash + 1, kver, lk) || slash[1 + lk] != '/' || strcmp(slash + 2 + lk, arch))
 		return NULL;
 	v = dkms_asprintf("%.*s", (int)(slash - rel), rel);
-	if (!dkms_valid_name(v)) {
+	if (!dkms_valid_name(v) || v[0] == '.') {
 		free(v);
 		return NULL;
 	}
@@ -573,12 +573,17 @@ int dkms_tree_forget(struct dkms_ctx *ctx, const char *m, const char *v)
 	return r;
 }
 
-/* <install_tree>/<kver>/<path> of the modules.dep entry whose basename is file. */
+/*
+ * <install_tree>/<kver>/<path> of the modules.dep entry whose basename is file. Old depmods
+ * wrote absolute paths: those count under <install_tree>/<kver>/ only. A path with a ".."
+ * component never does: the result may be compared with, or removed as, a module of ours.
+ */
 static char *find_in_modules_dep(struct dkms_ctx *ctx, const char *kver, const char *file)
 {
 	char *dep = dkms_asprintf("%s/%s/modules.dep", ctx->install_tree, kver);
+	char *kdir = dkms_asprintf("%s/%s/", ctx->install_tree, kver);
 	char *buf = NULL, *found = NULL;
-	size_t flen = strlen(file);
+	size_t flen = strlen(file), klen = strlen(kdir);
 
 	if (dkms_read_file(dep, &buf, NULL) < 0)
 		goto out;
@@ -594,14 +599,17 @@ static char *find_in_modules_dep(struct dkms_ctx *ctx, const char *kver, const c
 
 			base = base ? base + 1 : line;
 			if ((size_t)(colon - base) == flen && !strncmp(base, file, flen)) {
-				char *p = line[0] == '/' ? dkms_asprintf("%.*s", (int)plen, line)
-							 : dkms_asprintf("%s/%s/%.*s", ctx->install_tree,
-									 kver, (int)plen, line);
+				char *rel = dkms_asprintf("%.*s", (int)plen, line);
+				const char *r = rel[0] != '/'		    ? rel
+						: !strncmp(rel, kdir, klen) ? rel + klen
+									    : NULL;
+				char *p = r && dkms_valid_relpath(r) ? dkms_path_join(kdir, r) : NULL;
 
-				if (dkms_is_file(p))
+				if (p && dkms_is_file(p))
 					found = p;
 				else
 					free(p);
+				free(rel);
 			}
 		}
 		line = nl ? nl + 1 : NULL;
@@ -609,6 +617,7 @@ static char *find_in_modules_dep(struct dkms_ctx *ctx, const char *kver, const c
 out:
 	free(buf);
 	free(dep);
+	free(kdir);
 	return found;
 }
 

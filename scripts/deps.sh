@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Install what building and testing dkms-ng needs on Debian 12 (run as root).
 #   scripts/deps.sh           build dependencies only
-#   scripts/deps.sh --tests   also the test dependencies (Criterion, real kernel headers, kmod tools)
+#   scripts/deps.sh --tests   also the test dependencies (Criterion, real kernel headers, kmod tools,
+#                             clang with libFuzzer for scripts/fuzz.sh, valgrind)
 set -euo pipefail
 
 build_pkgs=(autoconf automake libtool pkg-config make gcc bash patch kmod binutils
@@ -12,7 +13,7 @@ build_pkgs=(autoconf automake libtool pkg-config make gcc bash patch kmod binuti
 test_kernels=(6.1.0-55-amd64 6.1.0-56-amd64)
 test_pkgs=(libcriterion-dev xz-utils zstd gzip bc flex bison dpkg-dev groff-base man-db
 	rpm pacman-package-manager makepkg libarchive-tools strace debhelper lintian rpmlint
-	zsh systemd)
+	zsh systemd clang libclang-rt-dev valgrind)
 
 pkgs=("${build_pkgs[@]}")
 if [[ ${1:-} == --tests ]]; then

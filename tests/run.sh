@@ -6,7 +6,9 @@
 #   3. checks the source tarball with make distcheck (build, check, install, uninstall in a scratch prefix),
 #   4. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit tests,
 #   5. runs the integration scenarios (tests/integration/*.sh) with the sanitized dkms, on temporary
-#      trees against the real Debian kernel headers and real *-dkms module packages.
+#      trees against the real Debian kernel headers and real *-dkms module packages,
+#   6. runs a few of them again with the -Werror build's dkms under valgrind memcheck,
+#   7. runs each libFuzzer harness of fuzz/ for a bounded time (scripts/fuzz.sh --ci, clang).
 # Ends with "N passed, N failed" and a non-zero exit when anything failed.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -96,6 +98,41 @@ for t in tests/integration/[0-9]*.sh; do
 	fi
 	grep -h '^check:' "$log" | sed 's/^/    /' | tail -n +1 >/dev/null
 done
+
+echo "== integration tests under valgrind memcheck (the -Werror build's dkms)"
+# Errors and definite leaks, in dkms and its forked build children (not in bash or make).
+for name in 10-cli 20-hello 30-bad-conf 45-parallel; do
+	vgdir="$top/build-test/valgrind/$name"
+	rm -rf "$vgdir"
+	mkdir -p "$vgdir"
+	start=$SECONDS
+	DKMS="$top/tests/valgrind-dkms.sh" DKMS_VALGRIND_BIN="$top/build-test/dkms" DKMS_VALGRIND_LOGDIR="$vgdir" \
+		bash "tests/integration/$name.sh" >"$vgdir.log" 2>&1
+	rc=$?
+	reports=$(find "$vgdir" -type f -size +0)
+	runs=$(find "$vgdir" -type f | wc -l)
+	if ((rc == 0 && runs > 0)) && [[ -z $reports ]]; then
+		passed=$((passed + 1))
+		echo "[valgrind] $name: ok ($((SECONDS - start)) s, $runs runs)"
+	else
+		failed=$((failed + 1))
+		failures+=("valgrind $name")
+		echo "[valgrind] $name: FAILED (exit $rc, $((SECONDS - start)) s, $runs runs), log $vgdir.log"
+		tail -20 "$vgdir.log"
+		for r in $reports; do head -40 "$r"; done
+	fi
+done
+
+echo "== fuzzing (scripts/fuzz.sh --ci: each harness's seed corpus, then a bounded run)"
+fuzz_out=$(scripts/fuzz.sh --ci 2>&1)
+fuzz_rc=$?
+echo "$fuzz_out"
+fuzz_ok=$(grep -c '^\[fuzz\] .*: ok' <<<"$fuzz_out")
+fuzz_bad=$(grep -c '^\[fuzz\] .*: FAILED' <<<"$fuzz_out")
+((fuzz_rc != 0 && fuzz_bad == 0)) && fuzz_bad=1 # the build failed
+passed=$((passed + fuzz_ok))
+failed=$((failed + fuzz_bad))
+((fuzz_bad == 0)) || failures+=("fuzz ($fuzz_bad)")
 
 echo
 for f in "${failures[@]}"; do echo "FAILED: $f"; done

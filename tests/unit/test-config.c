@@ -5,6 +5,7 @@
  * the trees and /etc/dkms overrides live in a temporary directory.
  */
 #include "fixture.h"
+#include "bash.h"
 
 #include <limits.h>
 #include <time.h>
@@ -1261,4 +1262,41 @@ Test(config, conf_for_uses_opts_conf_file)
 	dkms_conf_cache_free(ctx);
 	cr_assert_null(ctx->conf_cache);
 	free(p);
+}
+
+/* The channel alone (what the fuzzer feeds): records parsed and validated without bash. */
+static int from_records(const char *buf, size_t len, struct dkms_conf **c)
+{
+	return dkms_conf_from_records(ctx, "/x/dkms.conf", buf, len, KVER, c);
+}
+
+#define REC(n, i, v) n "\0" i "\0" v "\0"
+#define BASE                                                                                                 \
+	REC("@file", "0", "/x/dkms.conf")                                                                    \
+	REC("PACKAGE_NAME", "0", "hello")                                                                    \
+	REC("PACKAGE_VERSION", "0", "1.0") REC("DEST_MODULE_LOCATION", "0", "/updates")
+
+Test(config, conf_from_records)
+{
+	static const char ok[] = BASE REC("BUILT_MODULE_NAME", "0", "hello") REC("MAKE", "0", "make all")
+		REC("MAKE", "x", "assoc: ignored") REC("BUILD_DEPENDS", "0", "a b") REC("@end", "0", "");
+	static const char cut[] = BASE REC("@end", "0", "");
+	static const char bad[] = BASE REC("BUILT_MODULE_LOCATION", "0", "../up") REC("@end", "0", "");
+	struct dkms_conf *c;
+
+	cr_assert_eq(from_records(ok, sizeof(ok) - 1, &c), 0, "%s", dkms_ctx_error(ctx));
+	cr_assert_str_eq(c->name, "hello");
+	cr_assert_str_eq(c->version, "1.0");
+	cr_assert_eq(c->n_mods, 1);
+	cr_assert_str_eq(c->mods[0].dest_location, "/updates");
+	cr_assert_str_eq(c->make, "make all");
+	cr_assert_eq(c->n_build_depends, 2);
+	dkms_conf_free(c);
+	/* no @end: bash died while writing; a record cut short is dropped */
+	cr_assert_eq(from_records(cut, sizeof(cut) - 1 - 8, &c), DKMS_E_CONF);
+	cr_assert_null(c);
+	cr_assert_eq(from_records(ok, sizeof(ok) - 3, &c), DKMS_E_CONF);
+	cr_assert_eq(from_records(bad, sizeof(bad) - 1, &c), DKMS_E_CONF);
+	cr_assert_not_null(strstr(dkms_ctx_error(ctx), "BUILT_MODULE_LOCATION[0]=\"../up\""), "%s",
+			   dkms_ctx_error(ctx));
 }

@@ -303,6 +303,24 @@ Test(status, skipped_entries)
 	expect(NULL, "m/1, " K1 ", x86_64: installed\n");
 }
 
+/* Found by fuzz/fuzz-status: a kernel or arch directory whose name holds control characters
+ * showed in status (and on the terminal) with a pattern filter, though dkms_tree_is_built refuses it. */
+Test(status, names_with_control_characters_are_not_entries)
+{
+	added("m", "1");
+	built("m", "1", K1, "x86_64", "m.ko", "x");
+	built("m", "1", "6.1.0\033[2J", "x86_64", "m.ko", "x");
+	built("m", "1", K2, "x86\001", "m.ko", "x");
+	added("m\002", "1");
+	added("m", "2\n");
+	expect(NULL, "m/1, " K1 ", x86_64: built\n");
+	expect(&(struct dkms_status_filter){ .module = "m*",
+					     .version = "*",
+					     .kernels = &(struct dkms_kref){ .version = "*", .arch = "*" },
+					     .n_kernels = 1 },
+	       "m/1, " K1 ", x86_64: built\n");
+}
+
 Test(status, filters)
 {
 	struct dkms_kref k1 = { K1, NULL }, k1a = { K1, "i686" }, k2 = { K2, NULL };

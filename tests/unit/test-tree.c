@@ -184,6 +184,16 @@ Test(tree, installed_version_from_links)
 	/* a link out of the tree */
 	link_to("/usr", "var/lib/dkms/m/kernel-6.1.0-6-amd64-x86_64");
 	cr_assert_null(dkms_tree_installed_version(ctx, "m", "6.1.0-6-amd64", "x86_64"));
+
+	/* found by fuzz/fuzz-status: a link to one of our dot-names (a temporary entry) is no version */
+	built("m", ".tmp", "6.1.0-7-amd64", "x86_64", "m.ko");
+	link_to(".tmp/6.1.0-7-amd64/x86_64", "var/lib/dkms/m/kernel-6.1.0-7-amd64-x86_64");
+	cr_assert_null(dkms_tree_installed_version(ctx, "m", "6.1.0-7-amd64", "x86_64"));
+	built("n", ".tmp", "6.1.0-7-amd64", "x86_64", "n.ko");
+	abs = dkms_asprintf("%s/var/lib/dkms/n/.tmp/6.1.0-7-amd64/x86_64", tmp);
+	link_to(abs, "var/lib/dkms/n/kernel-6.1.0-7-amd64-x86_64");
+	free(abs);
+	cr_assert_null(dkms_tree_installed_version(ctx, "n", "6.1.0-7-amd64", "x86_64"));
 }
 
 Test(tree, installed_version_through_symlinked_tree)
@@ -541,6 +551,28 @@ Test(tree, find_installed_file_via_modules_dep)
 	/* only a whole basename matches, and only listed files */
 	cr_assert_null(dkms_tree_find_installed_file(ctx, "6.1.0-1-amd64", "oo.ko.xz"));
 	cr_assert_null(dkms_tree_find_installed_file(ctx, "6.1.0-1-amd64", "x.ko.xz"));
+	/* found by fuzz/fuzz-status: entries out of <install_tree>/<kver> are not ours to read or remove */
+	char *abs_in = tpath("lib/modules/6.1.0-1-amd64/kernel/drivers/net/abs.ko");
+	char *abs_out = tpath("lib/modules/abs2.ko");
+	char *dep = dkms_asprintf("../6.1.0-2-amd64/kernel/up.ko:\n"
+				  "kernel/../../6.1.0-2-amd64/kernel/mid.ko:\n"
+				  "%s:\n%s:\n",
+				  abs_in, abs_out);
+
+	put("lib/modules/6.1.0-2-amd64/kernel/up.ko", "u");
+	put("lib/modules/6.1.0-2-amd64/kernel/mid.ko", "m");
+	put("lib/modules/6.1.0-1-amd64/kernel/drivers/net/abs.ko", "a");
+	put("lib/modules/abs2.ko", "a");
+	put("lib/modules/6.1.0-1-amd64/modules.dep", dep);
+	cr_assert_null(dkms_tree_find_installed_file(ctx, "6.1.0-1-amd64", "up.ko"));
+	cr_assert_null(dkms_tree_find_installed_file(ctx, "6.1.0-1-amd64", "mid.ko"));
+	cr_assert_null(dkms_tree_find_installed_file(ctx, "6.1.0-1-amd64", "abs2.ko"));
+	p = dkms_tree_find_installed_file(ctx, "6.1.0-1-amd64", "abs.ko"); /* old depmod: absolute */
+	cr_assert_str_eq(p, abs_in);
+	free(p);
+	free(dep);
+	free(abs_in);
+	free(abs_out);
 	/* a directory is checked first */
 	put("lib/modules/6.1.0-1-amd64/updates/dkms/foo.ko.xz", "d");
 	p = dkms_tree_find_installed_file(ctx, "6.1.0-1-amd64", "foo.ko.xz");
