@@ -150,7 +150,7 @@ int dkms_tarball_check_entry(const char *pathname, int type, const char *linktar
 		return DKMS_TARBALL_BAD_HARDLINK;
 	if (type != S_IFREG && type != S_IFDIR && type != S_IFLNK)
 		return DKMS_TARBALL_BAD_TYPE;
-	if (type == S_IFREG && (size < 0 || size > DKMS_TARBALL_MAX_FILE))
+	if (size < 0 || (type == S_IFREG && size > DKMS_TARBALL_MAX_FILE))
 		return DKMS_TARBALL_BAD_SIZE;
 
 	buf = split(pathname, comp, DKMS_ARRAY_SIZE(comp), &n);

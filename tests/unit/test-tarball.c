@@ -74,6 +74,9 @@ static const struct {
 	{ "dkms_source_tree/what", 0, NULL, 0, DKMS_TARBALL_BAD_TYPE },
 	{ "dkms_source_tree/big.bin", S_IFREG, NULL, 256 * MiB + 1, DKMS_TARBALL_BAD_SIZE },
 	{ "dkms_source_tree/neg", S_IFREG, NULL, -1, DKMS_TARBALL_BAD_SIZE },
+	{ "dkms_source_tree/neglink", S_IFLNK, "a", -1,
+	  DKMS_TARBALL_BAD_SIZE }, /* found by fuzz-tarball-entry */
+	{ "dkms_source_tree/negdir", S_IFDIR, NULL, -7, DKMS_TARBALL_BAD_SIZE },
 	/* links */
 	{ "dkms_source_tree/pw", S_IFLNK, "/etc/passwd", 0, DKMS_TARBALL_BAD_TARGET },
 	{ "dkms_source_tree/up", S_IFLNK, "..", 0, DKMS_TARBALL_BAD_TARGET },
