@@ -109,7 +109,13 @@ for name in 10-cli 20-hello 30-bad-conf 45-parallel; do
 	DKMS="$top/tests/valgrind-dkms.sh" DKMS_VALGRIND_BIN="$top/build-test/dkms" DKMS_VALGRIND_LOGDIR="$vgdir" \
 		bash "tests/integration/$name.sh" >"$vgdir.log" 2>&1
 	rc=$?
-	reports=$(find "$vgdir" -type f -size +0)
+	# Debian 12's valgrind 3.19 does not know pidfd_open (434, Linux 5.3), which bash.c calls (with a
+	# fallback when it fails): its "unhandled syscall" notice is not a memcheck report.
+	reports=
+	for r in $(find "$vgdir" -type f -size +0); do
+		sed -Ei '/^--[0-9]+-- (WARNING: unhandled amd64-linux syscall: 434|You may be able to write your own handler\.|Read the file README_MISSING_SYSCALL_OR_IOCTL\.|Nevertheless we consider this a bug\.  Please report|it at http:\/\/valgrind\.org\/support\/bug_reports\.html\.)$/d' "$r"
+		[[ -s $r ]] && reports+=" $r"
+	done
 	runs=$(find "$vgdir" -type f | wc -l)
 	if ((rc == 0 && runs > 0)) && [[ -z $reports ]]; then
 		passed=$((passed + 1))
