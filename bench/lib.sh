@@ -190,7 +190,7 @@ machine() {
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo "machine: nproc=$NPROC cpu=\"$cpu\"" \
 		"kernel=$(uname -r) date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "ours: $DKMS ($("$DKMS" --version 2>&1 | head -1))"
+	echo "ours: $DKMS ($("$DKMS" --version 2>&1 | tail -1))"
 }
 
 # A hand-made tree where every module is added, built and installed for every kernel given, without any
