@@ -56,51 +56,13 @@ static void install_prune(struct install *in, const char *dir);
 static int install_uninstall(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k,
 			     bool journal);
 
-/* Copy src to dst (no rename: dst is a temporary name) and fsync it. 0 / -errno. */
-static int install_copy_synced(const char *src, const char *dst)
-{
-	char buf[65536];
-	int in_fd = open(src, O_RDONLY | O_CLOEXEC), out_fd, r = 0;
-	ssize_t len;
-
-	if (in_fd < 0)
-		return -errno;
-	out_fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (out_fd < 0) {
-		r = -errno;
-		close(in_fd);
-		return r;
-	}
-	while (!r && (len = read(in_fd, buf, sizeof(buf))) != 0) {
-		if (len < 0 && errno == EINTR)
-			continue;
-		if (len < 0) {
-			r = -errno;
-			break;
-		}
-		for (ssize_t off = 0; off < len && !r;) {
-			ssize_t w = write(out_fd, buf + off, (size_t)(len - off));
-
-			if (w < 0 && errno != EINTR)
-				r = -errno;
-			off += w > 0 ? w : 0;
-		}
-	}
-	if (!r && (fchmod(out_fd, 0644) < 0 || fsync(out_fd) < 0))
-		r = -errno;
-	if (close(out_fd) < 0 && !r)
-		r = -errno;
-	close(in_fd);
-	return r;
-}
-
 /* Write the module under its temporary name: a full disk fails here, before anything is replaced. */
 static int install_stage(struct install *in, struct install_mod *im)
 {
 	int r = dkms_mkdir_p(im->dest_dir, 0755);
 
 	if (!r)
-		r = install_copy_synced(im->built, im->stage);
+		r = dkms_copy_file_to(im->built, im->stage, 0644, true);
 	if (r < 0) {
 		unlink(im->stage);
 		install_prune(in, im->dest_dir);
@@ -468,15 +430,29 @@ static void install_remove_file(struct install *in, const char *file)
 	free(built);
 }
 
+/* Remove every installed file of in's version that is still ours, put the originals back. */
+static void install_remove_all(struct install *in)
+{
+	char *moddir = dkms_path_join(in->kdir, "module");
+	char **files = NULL;
+	size_t n = 0;
+
+	if (dkms_list_dir(moddir, &files, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (files[i][0] != '.')
+				install_remove_file(in, files[i]);
+	free(moddir);
+	dkms_strv_free(files, n);
+	dkms_original_restore(in);
+}
+
 /* Uninstall m/v for k; journal: record it first (not when install.c replaces a version, whose
  * record covers it). */
 static int install_uninstall(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k,
 			     bool journal)
 {
 	struct install in;
-	char *iv, *moddir, *entry = NULL;
-	char **files = NULL;
-	size_t n = 0;
+	char *iv, *entry = NULL;
 	int r;
 
 	r = install_init(&in, ctx, m, v, k, false);
@@ -496,14 +472,7 @@ static int install_uninstall(struct dkms_ctx *ctx, const char *m, const char *v,
 		if (r)
 			goto out;
 	}
-	moddir = dkms_path_join(in.kdir, "module");
-	if (dkms_list_dir(moddir, &files, &n) == 0)
-		for (size_t i = 0; i < n; i++)
-			if (files[i][0] != '.')
-				install_remove_file(&in, files[i]);
-	free(moddir);
-	dkms_strv_free(files, n);
-	dkms_original_restore(&in);
+	install_remove_all(&in);
 	/* the link goes last: while it is there, a crash leaves a record that finishes the work */
 	r = dkms_tree_clear_installed(ctx, m, k->version, k->arch);
 	if (!r)
@@ -562,20 +531,9 @@ static bool install_is_complete(struct dkms_ctx *ctx, const char *m, const char 
 static void install_scrub(struct dkms_ctx *ctx, const char *m, const char *v, const struct dkms_kernel *k)
 {
 	struct install in;
-	char *moddir;
-	char **files = NULL;
-	size_t n = 0;
 
-	if (!install_init(&in, ctx, m, v, k, false)) {
-		moddir = dkms_path_join(in.kdir, "module");
-		if (dkms_list_dir(moddir, &files, &n) == 0)
-			for (size_t i = 0; i < n; i++)
-				if (files[i][0] != '.')
-					install_remove_file(&in, files[i]);
-		free(moddir);
-		dkms_strv_free(files, n);
-		dkms_original_restore(&in);
-	}
+	if (!install_init(&in, ctx, m, v, k, false))
+		install_remove_all(&in);
 	install_free(&in);
 }
 

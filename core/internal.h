@@ -81,6 +81,8 @@ bool dkms_exists(const char *path); /* lstat */
 int dkms_mkdir_p(const char *path, mode_t mode);
 int dkms_rm_rf(const char *path);				   /* no error if missing */
 int dkms_copy_file(const char *src, const char *dst, mode_t mode); /* dst via temp + fsync + rename */
+/* src to dst itself (no temp name: dst is one), fsync'd when sync. */
+int dkms_copy_file_to(const char *src, const char *dst, mode_t mode, bool sync);
 int dkms_copy_tree(const char *src, const char *dst); /* like cp -a, symlinks kept; no fsync: scratch trees */
 int dkms_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 int dkms_read_file(const char *path, char **buf, size_t *len); /* NUL-terminated */

@@ -537,8 +537,7 @@ char *dkms_str_printable(const char *s, size_t max)
 	return r;
 }
 
-/* A copy into a scratch tree (build dirs): no temp name, no fsync. */
-static int copy_plain(const char *src, const char *dst, mode_t mode)
+int dkms_copy_file_to(const char *src, const char *dst, mode_t mode, bool sync)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC);
 	int out, r;
@@ -554,10 +553,18 @@ static int copy_plain(const char *src, const char *dst, mode_t mode)
 	r = fill_copy(out, &in);
 	if (!r && fchmod(out, mode) < 0)
 		r = -errno;
+	if (!r && sync && fsync(out) < 0)
+		r = -errno;
 	if (close(out) < 0 && !r)
 		r = -errno;
 	close(in);
 	return r;
+}
+
+/* A copy into a scratch tree (build dirs): no temp name, no fsync. */
+static int copy_plain(const char *src, const char *dst, mode_t mode)
+{
+	return dkms_copy_file_to(src, dst, mode, false);
 }
 
 static int copy_tree_at(const char *src, const char *dst)
