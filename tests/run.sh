@@ -33,6 +33,19 @@ build() { # dir, extra configure args...
 	}
 }
 
+# One result of a step that started at $start: counted, printed, and a failure's log tail shown.
+tally() { # exit-status tag name failure-label log
+	if (($1 == 0)); then
+		passed=$((passed + 1))
+		echo "[$2] $3: ok ($((SECONDS - start)) s)"
+	else
+		failed=$((failed + 1))
+		failures+=("$4")
+		echo "[$2] $3: FAILED ($((SECONDS - start)) s), log $5:"
+		tail -40 "$5"
+	fi
+}
+
 unit() { # dir, label
 	local dir=$1 label=$2 t out
 	for t in "$dir"/tests/unit/test-*; do
@@ -59,15 +72,8 @@ unit "$top/build-test" unit
 
 echo "== make distcheck"
 start=$SECONDS
-if make -C "$top/build-test" -s -j"$jobs" distcheck >"$top/build-test/distcheck.log" 2>&1; then
-	passed=$((passed + 1))
-	echo "[dist] distcheck: ok ($((SECONDS - start)) s)"
-else
-	failed=$((failed + 1))
-	failures+=("make distcheck")
-	echo "[dist] distcheck: FAILED ($((SECONDS - start)) s), log $top/build-test/distcheck.log:"
-	tail -40 "$top/build-test/distcheck.log"
-fi
+make -C "$top/build-test" -s -j"$jobs" distcheck >"$top/build-test/distcheck.log" 2>&1
+tally $? dist distcheck "make distcheck" "$top/build-test/distcheck.log"
 
 echo "== build (ASan + UBSan)"
 san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g -O1"
@@ -87,16 +93,8 @@ for t in tests/integration/[0-9]*.sh; do
 	name=$(basename "$t" .sh)
 	log="$top/build-asan/$name.log"
 	start=$SECONDS
-	if bash "$t" >"$log" 2>&1; then
-		passed=$((passed + 1))
-		echo "[integration] $name: ok ($((SECONDS - start)) s)"
-	else
-		failed=$((failed + 1))
-		failures+=("integration $name")
-		echo "[integration] $name: FAILED ($((SECONDS - start)) s), log $log:"
-		tail -40 "$log"
-	fi
-	grep -h '^check:' "$log" | sed 's/^/    /' | tail -n +1 >/dev/null
+	bash "$t" >"$log" 2>&1
+	tally $? integration "$name" "integration $name" "$log"
 done
 
 echo "== integration tests under valgrind memcheck (the -Werror build's dkms)"
