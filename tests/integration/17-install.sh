@@ -33,9 +33,9 @@ for m in "$S$mandir/man8/dkms.8" "$S$mandir/man5/dkms.conf.5"; do
 	check "groff -ww finds nothing in $(basename "$m")" test -z "$(groff -ww -man -z "$m" 2>&1)"
 done
 check "dkms.8 refers to dkms.conf(5)" bash -c "MANWIDTH=200 man -l '$S$mandir/man8/dkms.8' 2>/dev/null | grep -q 'dkms.conf(5)'"
-# every directive config.c reads is described in dkms.conf(5)
-directives=$(sed -n '/^static const char \*const directive_names/,/^};/p' "$TOP/core/config.c" | grep -o '"[A-Z_]*"' | tr -d '"')
-check "config.c has directives" test "$(wc -w <<<"$directives")" -gt 20
+# every directive the engine reads (conf-values.c) is described in dkms.conf(5)
+directives=$(sed -n '/^const char \*const dkms_conf_directive_names/,/^};/p' "$TOP/core/conf-values.c" | grep -o '"[A-Z_]*"' | tr -d '"')
+check "conf-values.c has directives" test "$(wc -w <<<"$directives")" -gt 20
 for d in $directives; do
 	CHECKS=$((CHECKS + 1))
 	grep -qE "^\.(B|BI|BR) .*\b$d\b" "$TOP/man/dkms.conf.5" || fail "dkms.conf(5) does not describe $d"

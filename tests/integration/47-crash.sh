@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# kill -9 at 50 moments of an autoinstall of real modules on two kernels (during builds, installs and
+# kill -9 at 50 moments of an autoinstall of real modules on two kernels: 10 aimed at builds, 10 at the
+# moment an install has begun, 30 at random moments of an autoinstall with nothing to build (installs,
 # depmod). After each kill: no lock is left held, status still reads the tree, and every module that is
 # not complete is covered by a journal record. The next autoinstall then completes, and every module is
 # fully installed: its files in updates/dkms identical to the build, the registry link, modules.dep;
@@ -8,7 +9,8 @@
 source "$(dirname "$0")/lib.sh"
 new_trees plain
 KILLS=${DKMS_CRASH_KILLS:-50}
-BUILD_KILLS=10 # of those, while builds run
+BUILD_KILLS=10         # of those, while builds run
+AIMED_INSTALL_KILLS=10 # then these, the moment an install has begun; the rest at random moments
 
 acpi=$(corpus_src acpi-call-dkms)
 wb=$(corpus_src dm-writeboost-dkms)
@@ -105,17 +107,31 @@ for ((i = 1; i <= KILLS; i++)); do
 		for k in "$K1" "$K2"; do
 			"$DKMS" "${args[@]}" unbuild "$m" -k "$k" >/dev/null 2>&1 || fail "unbuild $m -k $k"
 		done
-		delay_ms=$((200 + RANDOM % 4000))
+		delay_ms=$((RANDOM % 700))
 	else
 		uninstall_all
 		delay_ms=$((RANDOM % (install_ms + 50)))
 	fi
 	setsid "${autoinstall[@]}" >"$T/run.log" 2>&1 &
 	pid=$!
+	if ((i <= BUILD_KILLS)); then
+		# aim at the build: wait until its job tree appears, then kill within the next 0.7 s
+		for ((w = 0; w < 300; w++)); do
+			compgen -G "$T/dkms/.build/*/*/$m" >/dev/null && break
+			sleep 0.1
+		done
+	elif ((i <= BUILD_KILLS + AIMED_INSTALL_KILLS)); then
+		# aim at an install: watch (busily, for at most 5 s) for its journal record, then kill at once
+		delay_ms=0
+		t_end=$((SECONDS + 5))
+		until compgen -G "$T/dkms/.journal/op@*" >/dev/null || ((SECONDS > t_end)); do :; done
+	fi
 	sleep "$(printf '0.%03d' $((delay_ms % 1000)))"
 	sleep $((delay_ms / 1000))
+	building=0
+	compgen -G "$T/dkms/.build/*/*/*" >/dev/null && building=1 # sampled just before the kill
 	if kill -9 "$pid" 2>/dev/null; then
-		((i <= BUILD_KILLS)) && [[ -d $T/dkms/.build ]] && killed_during_build=$((killed_during_build + 1))
+		((i <= BUILD_KILLS && building)) && killed_during_build=$((killed_during_build + 1))
 	fi
 	wait "$pid" 2>/dev/null
 	check "kill $i at $delay_ms ms: lock free, status reads, nothing half-made outside the journal" state_after_kill "$i"
