@@ -146,13 +146,11 @@ int dkms_compress_file(enum dkms_compress c, const char *src, const char *dst)
 
 enum dkms_compress dkms_compress_from_name(const char *filename)
 {
-	size_t len = filename ? strlen(filename) : 0;
-
-	if (len >= 3 && strcmp(filename + len - 3, ".gz") == 0)
+	if (filename && dkms_has_suffix(filename, ".gz"))
 		return DKMS_COMPRESS_GZ;
-	if (len >= 3 && strcmp(filename + len - 3, ".xz") == 0)
+	if (filename && dkms_has_suffix(filename, ".xz"))
 		return DKMS_COMPRESS_XZ;
-	if (len >= 4 && strcmp(filename + len - 4, ".zst") == 0)
+	if (filename && dkms_has_suffix(filename, ".zst"))
 		return DKMS_COMPRESS_ZST;
 	return DKMS_COMPRESS_NONE;
 }

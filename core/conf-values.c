@@ -72,13 +72,6 @@ static bool valid_word(const char *s)
 
 #define SHOW(s) DKMS_CONF_SHOW(s)
 
-static bool has_suffix(const char *s, const char *suffix)
-{
-	size_t ls = strlen(s), lx = strlen(suffix);
-
-	return ls >= lx && !strcmp(s + ls - lx, suffix);
-}
-
 static bool is_yes(const char *s)
 {
 	return s && !strcasecmp(s, "yes");
@@ -118,7 +111,7 @@ static char *built_location_norm(const char *s)
 	}
 	if (!*s || !strcmp(s, "."))
 		return dkms_strdup("");
-	return has_suffix(s, "/") ? dkms_strdup(s) : dkms_asprintf("%s/", s);
+	return dkms_has_suffix(s, "/") ? dkms_strdup(s) : dkms_asprintf("%s/", s);
 }
 
 static bool strip_value(const struct var_values *v, unsigned long idx)
@@ -133,8 +126,8 @@ static bool strip_value(const struct var_values *v, unsigned long idx)
 /* Fill conf->mods from the per-module arrays; their indices are those of BUILT_MODULE_NAME. */
 static bool module_name_ok(const char *s)
 {
-	return dkms_valid_word(s, MODNAME_MARKS, MODNAME_MAX) && !strstr(s, "..") && !has_suffix(s, ".ko") &&
-	       !has_suffix(s, ".o");
+	return dkms_valid_word(s, MODNAME_MARKS, MODNAME_MAX) && !strstr(s, "..") &&
+	       !dkms_has_suffix(s, ".ko") && !dkms_has_suffix(s, ".o");
 }
 
 static int bad_module_name(struct dkms_ctx *ctx, const struct dkms_conf *c, const char *directive,

@@ -94,6 +94,7 @@ int dkms_list_dir(const char *dir, char ***names, size_t *n); /* sorted, no . an
 int dkms_files_equal(const char *a, const char *b);	      /* 1 equal, 0 differ, -errno */
 bool dkms_valid_name(const char *s);	/* non-empty, no '/', not "." or "..", no control chars */
 bool dkms_valid_relpath(const char *s); /* relative, no ".." component, no control chars */
+bool dkms_has_suffix(const char *s, const char *suffix);
 /* 1..max characters, the first a letter, digit or '_', the others too or in extra; ASCII only. */
 bool dkms_valid_word(const char *s, const char *extra, size_t max);
 /* s for a one-line message: at most max characters, others shown as \xNN, "..." when cut (malloc'd). */

@@ -19,24 +19,31 @@
 #include <unistd.h>
 
 #define JOURNAL_DIR ".journal"
-#define JOURNAL_MAX (64 * 1024)
 
 static char *journal_dir(struct dkms_ctx *ctx)
 {
 	return dkms_path_join(ctx->dkms_tree, JOURNAL_DIR);
 }
 
-static int journal_write(struct dkms_ctx *ctx, const char *name, const char *text, char **path)
+/* <dkms_tree>/.journal/<name> */
+static char *journal_path(struct dkms_ctx *ctx, const char *name)
+{
+	char *dir = journal_dir(ctx), *path = dkms_path_join(dir, name);
+
+	free(dir);
+	return path;
+}
+
+static int journal_write(struct dkms_ctx *ctx, const char *path, const char *text)
 {
 	char *dir = journal_dir(ctx);
 	int r = dkms_mkdir_p(dir, 0755);
 
-	*path = dkms_path_join(dir, name);
 	if (!r)
-		r = dkms_write_file_atomic(*path, text, strlen(text), 0644);
+		r = dkms_write_file_atomic(path, text, strlen(text), 0644);
 	if (r < 0)
 		r = dkms_err_set(ctx, DKMS_E_FAIL,
-				 "cannot write the journal record %s: %s; check free space in %s", *path,
+				 "cannot write the journal record %s: %s; check free space in %s", path,
 				 strerror(-r), ctx->dkms_tree);
 	free(dir);
 	return r;
@@ -54,25 +61,30 @@ static void journal_unlink(const char *path)
 	free(dir);
 }
 
-static char *depmod_name(const struct dkms_kernel *k)
+static char *depmod_path(struct dkms_ctx *ctx, const struct dkms_kernel *k)
 {
-	return dkms_asprintf("depmod@%s@%s", k->version, k->arch);
+	char *name = dkms_asprintf("depmod@%s@%s", k->version, k->arch), *path = journal_path(ctx, name);
+
+	free(name);
+	return path;
 }
 
 int dkms_journal_begin(struct dkms_ctx *ctx, const char *op, const char *m, const char *v, const char *prev,
 		       const struct dkms_kernel *k, char *const *staged, size_t n_staged, char **entry)
 {
-	char *name, *text, *depmod = NULL, *dpath = NULL;
+	char *name, *text;
 	size_t len;
 	FILE *f;
 	int r = 0;
 
 	*entry = NULL;
 	if (!ctx->opts.no_depmod) {
-		depmod = depmod_name(k);
-		r = journal_write(ctx, depmod, k->version, &dpath);
+		/* one mark per kernel, however many modules a run installs there */
+		char *depmod = depmod_path(ctx, k);
+
+		if (!dkms_exists(depmod))
+			r = journal_write(ctx, depmod, k->version);
 		free(depmod);
-		free(dpath);
 		if (r)
 			return r;
 	}
@@ -86,7 +98,8 @@ int dkms_journal_begin(struct dkms_ctx *ctx, const char *op, const char *m, cons
 		fprintf(f, "staged %s\n", staged[i]);
 	fclose(f);
 	name = dkms_asprintf("op@%s@%s@%s", m, k->version, k->arch);
-	r = journal_write(ctx, name, text, entry);
+	*entry = journal_path(ctx, name);
+	r = journal_write(ctx, *entry, text);
 	if (r) {
 		free(*entry);
 		*entry = NULL;
@@ -107,12 +120,10 @@ void dkms_journal_end(struct dkms_ctx *ctx, char *entry)
 
 void dkms_journal_depmod_done(struct dkms_ctx *ctx, const struct dkms_kernel *k)
 {
-	char *dir = journal_dir(ctx), *name = depmod_name(k), *path = dkms_path_join(dir, name);
+	char *path = depmod_path(ctx, k);
 
 	journal_unlink(path);
 	free(path);
-	free(name);
-	free(dir);
 }
 
 /* ---- recovery ---- */
@@ -137,7 +148,7 @@ static bool journal_is_temp(const char *name)
 	if (name[0] != '.')
 		return false;
 	return journal_pid_suffix(name, ".dkms-tmp.") || journal_pid_suffix(name, ".tmp-") ||
-	       journal_pid_suffix(name, ".old-") || (len > 9 && !strcmp(name + len - 9, ".dkms-new"));
+	       journal_pid_suffix(name, ".old-") || (len > 9 && dkms_has_suffix(name, ".dkms-new"));
 }
 
 /* Delete temporary files and directories a killed writer left in dir and below (depth levels). */
@@ -201,7 +212,7 @@ static bool record_parse(char *text, struct record *rec)
 			const char *base = strrchr(sp, '/');
 
 			if (sp[0] != '/' || !base || base[1] != '.' || strstr(sp, "/../") ||
-			    strcmp(sp + strlen(sp) - 9, ".dkms-new") != 0)
+			    !dkms_has_suffix(sp, ".dkms-new"))
 				return false;
 			dkms_strv_push(&rec->staged, &rec->n_staged, sp);
 			continue;

@@ -485,6 +485,13 @@ bool dkms_valid_name(const char *s)
 	return s && *s && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..") && !has_control(s);
 }
 
+bool dkms_has_suffix(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
 bool dkms_valid_relpath(const char *s)
 {
 	if (!s || *s == '/' || has_control(s))

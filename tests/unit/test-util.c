@@ -263,3 +263,13 @@ Test(util, read_fd_bounded)
 	free(buf);
 	close(p[0]);
 }
+
+Test(util, has_suffix)
+{
+	cr_expect(dkms_has_suffix("a.ko", ".ko"));
+	cr_expect(dkms_has_suffix(".ko", ".ko"));
+	cr_expect(dkms_has_suffix("x", ""));
+	cr_expect(!dkms_has_suffix("ko", ".ko"), "shorter than the suffix");
+	cr_expect(!dkms_has_suffix("/.a", ".dkms-new"), "shorter than the suffix");
+	cr_expect(!dkms_has_suffix("a.ko.xz", ".ko"));
+}
