@@ -12,14 +12,10 @@ KILLS=${DKMS_CRASH_KILLS:-50}
 BUILD_KILLS=10         # of those, while builds run
 AIMED_INSTALL_KILLS=10 # then these, the moment an install has begun; the rest at random moments
 
-acpi=$(corpus_src acpi-call-dkms)
-wb=$(corpus_src dm-writeboost-dkms)
-cp -a "$TOP/examples/dkms-hello-0.1" "$T/src/"
-for s in "$acpi" "$wb" dkms-hello-0.1; do
-	expect_rc 0 add "$T/src/$s"
-done
-MODS=(acpi-call dm-writeboost dkms-hello)
-args=(--dkmstree "$T/dkms" --sourcetree "$T/src" --installtree "$T/lib/modules" --confdir "$T/etc")
+add_small_modules
+MODS=("${SMALL_MODS[@]}")
+tree_args
+args=("${TREE_ARGS[@]}")
 autoinstall=("$DKMS" "${args[@]}" autoinstall -k "$K1" -k "$K2" -j 2)
 
 # A module is placed on k: the link, and every built file in place with the same bytes;

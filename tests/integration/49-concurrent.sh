@@ -5,13 +5,9 @@
 # and every line it prints is a whole state.
 source "$(dirname "$0")/lib.sh"
 new_trees plain
-acpi=$(corpus_src acpi-call-dkms)
-wb=$(corpus_src dm-writeboost-dkms)
-cp -a "$TOP/examples/dkms-hello-0.1" "$T/src/"
-for s in "$acpi" "$wb" dkms-hello-0.1; do
-	expect_rc 0 add "$T/src/$s"
-done
-args=(--dkmstree "$T/dkms" --sourcetree "$T/src" --installtree "$T/lib/modules" --confdir "$T/etc")
+add_small_modules
+tree_args
+args=("${TREE_ARGS[@]}")
 
 # status in a loop until told to stop: count runs, keep any failure or malformed line
 line_re="^(acpi-call|dm-writeboost|dkms-hello)/[0-9.]+(, 6\.1\.0-5[56]-amd64, $ARCH)?: (added|built|installed)$"

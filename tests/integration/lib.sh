@@ -31,10 +31,15 @@ check() { # description; then the command to run
 	fi
 }
 
+# The options that point dkms at the scenario's trees, in TREE_ARGS (for runs made without d()).
+tree_args() {
+	TREE_ARGS=(--dkmstree "$T/dkms" --sourcetree "$T/src" --installtree "$T/lib/modules" --confdir "$T/etc")
+}
+
 # Run the dkms under test on the scenario's trees. Output in $OUT, exit code in $RC.
 d() {
-	OUT=$("$DKMS" --dkmstree "$T/dkms" --sourcetree "$T/src" --installtree "$T/lib/modules" \
-		--confdir "$T/etc" "$@" 2>&1)
+	tree_args
+	OUT=$("$DKMS" "${TREE_ARGS[@]}" "$@" 2>&1)
 	RC=$?
 	printf '$ dkms %s  [exit %d]\n%s\n' "$*" "$RC" "$OUT"
 }
@@ -126,6 +131,17 @@ corpus_src() { # package
 		basename "$s"
 	done
 	rm -rf "$dir"
+}
+
+# Three modules that build in seconds, added: two real Debian packages and the example module.
+# Their names in SMALL_MODS.
+add_small_modules() {
+	local s
+	cp -a "$TOP/examples/dkms-hello-0.1" "$T/src/"
+	for s in "$(corpus_src acpi-call-dkms)" "$(corpus_src dm-writeboost-dkms)" dkms-hello-0.1; do
+		expect_rc 0 add "$T/src/$s"
+	done
+	SMALL_MODS=(acpi-call dm-writeboost dkms-hello)
 }
 
 # Debian's own dkms 3.0.10, unpacked (not installed), for side-by-side runs; after new_trees.
