@@ -180,6 +180,19 @@ static void put_file(int dfd, const char *file, struct in *in)
 	}
 }
 
+/* A file, named from the input, in the directory made of the first n components. */
+static void put_file_under(char comps[][NAME_LEN], size_t n, struct in *in)
+{
+	char file[NAME_LEN];
+	int fd = dir_at(comps, n);
+
+	name(in, file);
+	if (fd >= 0) {
+		put_file(fd, file, in);
+		close(fd);
+	}
+}
+
 static void run_op(struct in *in)
 {
 	char c[MAX_DEPTH][NAME_LEN], t[PATH_MAX], line[128];
@@ -205,12 +218,7 @@ static void run_op(struct in *in)
 		for (int i = 0; i < 4; i++)
 			name(in, c[n++]);
 		strcpy(c[n++], "module");
-		fd = dir_at(c, n);
-		name(in, t);
-		if (fd >= 0) {
-			put_file(fd, t, in);
-			close(fd);
-		}
+		put_file_under(c, n, in);
 		break;
 	case 2: /* <m>/kernel-<kver>-<arch> -> a target */
 		name(in, c[n++]);
@@ -249,12 +257,7 @@ static void run_op(struct in *in)
 		name(in, c[n++]);
 		for (unsigned i = byte(in) % 3; i; i--)
 			name(in, c[n++]);
-		fd = dir_at(c, n);
-		name(in, t);
-		if (fd >= 0) {
-			put_file(fd, t, in);
-			close(fd);
-		}
+		put_file_under(c, n, in);
 		break;
 	case 5: /* <install_tree>/<kver>/modules.dep: a line "<path>:" */
 		strcpy(c[0], "m");
